@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:  make demo  |  make test
+# Each creates .venv, builds the C++ extension into it (incrementally) and runs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.irforge-installed
+SOURCES := $(shell find cpp python -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml CMakeLists.txt
+BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.18" ninja
+
+.PHONY: demo test test-cpp test-py bench asan clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(PY) $(SOURCES)
+	$(PY) -m pip install -q $(BUILD_DEPS)
+	$(PY) -m pip install -q --no-build-isolation ".[test]"
+	@touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/irforge demo --out-dir demo_out
+
+test: test-cpp test-py
+
+test-py: $(STAMP)
+	$(PY) -m pytest -q
+
+# C++ tests of the core against naive references (no Python involved)
+test-cpp: $(STAMP)
+	$(VENV)/bin/cmake -S . -B build/cpp-tests -G Ninja -DIRFORGE_BUILD_TESTS=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
+	$(VENV)/bin/cmake --build build/cpp-tests
+	cd build/cpp-tests && for t in ./test_*; do $$t || exit 1; done
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_convolution.py
+
+# The whole test suite against an AddressSanitizer + UBSan build of the extension.
+asan:
+	$(PYTHON) -m venv .venv-asan
+	.venv-asan/bin/python -m pip install -q --upgrade pip $(BUILD_DEPS)
+	.venv-asan/bin/python -m pip install -q --no-build-isolation ".[test]" \
+	    -Ccmake.define.IRFORGE_SANITIZE=ON -Cbuild-dir=build/asan -Ccmake.build-type=Debug
+	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    .venv-asan/bin/python -m pytest -q -x
+
+clean:
+	rm -rf build $(VENV) .venv-asan demo_out

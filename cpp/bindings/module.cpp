@@ -1,0 +1,14 @@
+// The extension module irforge._core: one init_<feature>() per binding file.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void init_fft(py::module_& m, py::module_& internal);
+void init_convolution(py::module_& m, py::module_& internal);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "irforge C++ core (FFT, partitioned convolution)";
+    py::module_ internal = m.def_submodule("_internal", "test and benchmark hooks; not public API");
+    init_fft(m, internal);
+    init_convolution(m, internal);
+}

@@ -1,0 +1,351 @@
+#include "irforge/convolver.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace irforge {
+
+namespace {
+
+std::size_t next_pow2(std::size_t v) {
+    std::size_t p = 1;
+    while (p < v) p <<= 1;
+    return p;
+}
+
+constexpr std::size_t kMinHead = 32;
+constexpr std::size_t kDefaultMaxPartition = 16384;
+
+}  // namespace
+
+// One uniformly partitioned stage: blocks of Q samples, FFTs of N = 2Q, K partitions of the
+// IR segment starting at `delay` blocks (delay 0 = the head, computed on every call).
+struct ConvolutionEngine::StageState {
+    std::size_t Q = 0, N = 0, K = 0, delay = 0, slots = 0;
+    fft::RealFFT fft;
+    std::vector<fft::FloatBuffer> in_buf;    // per input: [previous block | current block]
+    std::vector<fft::FloatBuffer> fdl;       // per input: `slots` spectra of N floats
+    std::vector<fft::FloatBuffer> ir_spec;   // per IR: K spectra of N floats (scaled by 1/N)
+    std::vector<fft::FloatBuffer> carry;     // per output: head: spectrum of partitions 1..K-1;
+                                             // later stages: the Q output samples due next
+    fft::FloatBuffer acc, tbuf;              // N floats each
+    std::size_t newest = 0;                  // FDL slot of the newest block
+    std::size_t fill = 0;                    // samples in the current block (later stages)
+
+    StageState(const Stage& st, std::size_t head, std::size_t n_in, std::size_t n_out,
+               const std::vector<IrView>& irs, const std::vector<bool>& used)
+        : Q(st.size), N(2 * st.size), K(st.count), delay(st.offset / st.size), fft(2 * st.size) {
+        (void)head;
+        slots = delay == 0 ? K : K + delay - 1;
+        for (std::size_t i = 0; i < n_in; ++i) {
+            in_buf.emplace_back(N);
+            fdl.emplace_back(slots * N);
+        }
+        ir_spec.resize(irs.size());
+        const float scale = 1.0f / static_cast<float>(N);
+        for (std::size_t r = 0; r < irs.size(); ++r) {
+            if (!used[r]) continue;
+            ir_spec[r] = fft::FloatBuffer(K * N);
+            for (std::size_t p = 0; p < K; ++p) {
+                float* dst = ir_spec[r].data() + p * N;
+                const std::size_t start = st.offset + p * Q;
+                if (start < irs[r].length) {
+                    const std::size_t cnt = std::min(Q, irs[r].length - start);
+                    for (std::size_t k = 0; k < cnt; ++k) dst[k] = irs[r].data[start + k] * scale;
+                }
+                fft.forward_packed(dst, dst);
+            }
+        }
+        for (std::size_t o = 0; o < n_out; ++o) carry.emplace_back(delay == 0 ? N : Q);
+        acc = fft::FloatBuffer(N);
+        tbuf = fft::FloatBuffer(N);
+    }
+
+    const float* slot(std::size_t input, std::size_t back) const {
+        return fdl[input].data() + ((newest + slots - back) % slots) * N;
+    }
+    float* slot(std::size_t input, std::size_t back) {
+        return fdl[input].data() + ((newest + slots - back) % slots) * N;
+    }
+
+    void reset() {
+        for (auto& b : in_buf) b.zero();
+        for (auto& b : fdl) b.zero();
+        for (auto& b : carry) b.zero();
+        newest = 0;
+        fill = 0;
+    }
+};
+
+ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
+                                     const std::vector<IrView>& irs,
+                                     const std::vector<Route>& routes, std::size_t block_size,
+                                     std::size_t max_partition)
+    : n_in_(n_in), n_out_(n_out), ir_len_(0), head_(0), routes_(routes) {
+    if (n_in == 0 || n_out == 0) throw std::invalid_argument("ConvolutionEngine: no channels");
+    if (irs.empty()) throw std::invalid_argument("ConvolutionEngine: no impulse response");
+    if (routes.empty()) throw std::invalid_argument("ConvolutionEngine: no routes");
+    if (block_size == 0) throw std::invalid_argument("ConvolutionEngine: block_size must be >= 1");
+    ir_len_ = irs[0].length;
+    for (const IrView& v : irs) {
+        if (v.length == 0 || v.data == nullptr)
+            throw std::invalid_argument("ConvolutionEngine: empty impulse response");
+        if (v.length != ir_len_)
+            throw std::invalid_argument("ConvolutionEngine: impulse responses differ in length");
+    }
+    std::vector<bool> used(irs.size(), false);
+    for (const Route& r : routes) {
+        if (r.input >= n_in || r.output >= n_out || r.ir >= irs.size())
+            throw std::invalid_argument("ConvolutionEngine: route out of range");
+        used[r.ir] = true;
+    }
+    // Routes grouped by output, so each output's multiply-accumulate runs in one pass.
+    std::stable_sort(routes_.begin(), routes_.end(),
+                     [](const Route& a, const Route& b) { return a.output < b.output; });
+
+    head_ = std::max(kMinHead, next_pow2(block_size));
+    std::size_t maxp = max_partition ? next_pow2(max_partition) : kDefaultMaxPartition;
+    maxp = std::max(maxp, head_);
+    if (head_ > fft::kMaxSize / 2) throw std::invalid_argument("ConvolutionEngine: block_size too large");
+    maxp = std::min(maxp, fft::kMaxSize / 2);
+    plan_ = plan_partitions(ir_len_, head_, maxp);
+    for (const Stage& st : plan_) stages_.emplace_back(new StageState(st, head_, n_in, n_out, irs, used));
+    reset();
+}
+
+ConvolutionEngine::~ConvolutionEngine() = default;
+
+void ConvolutionEngine::reset() noexcept {
+    for (auto& s : stages_) s->reset();
+    pos_ = 0;
+    t_ = 0;
+}
+
+void ConvolutionEngine::process(const float* const* in, float* const* out, std::size_t n) noexcept {
+    std::size_t done = 0;
+    while (done < n) {
+        const std::size_t len = std::min(n - done, head_ - pos_);
+        process_chunk(in, out, done, len);
+        done += len;
+    }
+}
+
+// One chunk that stays inside the current head block (and so inside every stage's block).
+// Steps: buffer input -> head: forward FFT of the partial block, multiply-accumulate with
+// the head's first partition, add the carried sum of its older partitions, inverse FFT ->
+// add what later stages computed for these samples -> mix -> at block ends, advance the
+// delay lines and compute what is due next.
+void ConvolutionEngine::process_chunk(const float* const* in, float* const* out,
+                                      std::size_t offset, std::size_t len) noexcept {
+    StageState& h = *stages_[0];
+    const std::size_t Q = h.Q, N = h.N;
+
+    // 1. buffer input into every stage (before any output is written: in may alias out)
+    for (std::size_t i = 0; i < n_in_; ++i) {
+        const float* src = in[i] + offset;
+        std::memcpy(h.in_buf[i].data() + Q + pos_, src, len * sizeof(float));
+        for (std::size_t s = 1; s < stages_.size(); ++s) {
+            StageState& st = *stages_[s];
+            std::memcpy(st.in_buf[i].data() + st.Q + st.fill, src, len * sizeof(float));
+        }
+    }
+    // 2. head: spectrum of [previous block | partial current block] into the newest slot
+    for (std::size_t i = 0; i < n_in_; ++i) h.fft.forward_packed(h.in_buf[i].data(), h.slot(i, 0));
+
+    // 3. per output: head partition 0 + carried partitions, inverse FFT, later stages, mix
+    std::size_t r = 0;
+    for (std::size_t o = 0; o < n_out_; ++o) {
+        std::memcpy(h.acc.data(), h.carry[o].data(), N * sizeof(float));
+        for (; r < routes_.size() && routes_[r].output == o; ++r)
+            fft::mac_packed(N, h.ir_spec[routes_[r].ir].data(), h.slot(routes_[r].input, 0), h.acc.data());
+        h.fft.inverse_packed(h.acc.data(), h.tbuf.data());
+        const float* wet = h.tbuf.data() + Q + pos_;
+        float* y = out[o] + offset;
+        for (std::size_t k = 0; k < len; ++k) y[k] = wet[k];
+        for (std::size_t s = 1; s < stages_.size(); ++s) {
+            const float* later = stages_[s]->carry[o].data() + stages_[s]->fill;
+            for (std::size_t k = 0; k < len; ++k) y[k] += later[k];
+        }
+        const float* dry = h.in_buf[n_in_ == 1 ? 0 : std::min(o, n_in_ - 1)].data() + Q + pos_;
+        const float wg = wet_, dg = dry_;
+        if (dg != 0.0f) {
+            for (std::size_t k = 0; k < len; ++k) y[k] = wg * y[k] + dg * dry[k];
+        } else if (wg != 1.0f) {
+            for (std::size_t k = 0; k < len; ++k) y[k] *= wg;
+        }
+    }
+
+    pos_ += len;
+    t_ += len;
+    for (std::size_t s = 1; s < stages_.size(); ++s) stages_[s]->fill += len;
+
+    // 4. head block complete: shift input, advance the FDL, sum partitions 1..K-1 for the
+    //    next block (their inputs are all complete now)
+    if (pos_ == Q) {
+        for (std::size_t i = 0; i < n_in_; ++i) {
+            float* b = h.in_buf[i].data();
+            std::memcpy(b, b + Q, Q * sizeof(float));
+            std::memset(b + Q, 0, Q * sizeof(float));
+        }
+        h.newest = (h.newest + 1) % h.slots;
+        std::size_t rr = 0;
+        for (std::size_t o = 0; o < n_out_; ++o) {
+            float* c = h.carry[o].data();
+            std::memset(c, 0, N * sizeof(float));
+            for (; rr < routes_.size() && routes_[rr].output == o; ++rr)
+                for (std::size_t p = 1; p < h.K; ++p)
+                    fft::mac_packed(N, h.ir_spec[routes_[rr].ir].data() + p * N,
+                                    h.slot(routes_[rr].input, p), c);
+        }
+        pos_ = 0;
+    }
+    // 5. later stages whose block is complete: FFT into the FDL, multiply-accumulate over
+    //    their partitions (delayed by their offset), inverse FFT -> the next Q samples
+    for (std::size_t s = 1; s < stages_.size(); ++s) {
+        StageState& st = *stages_[s];
+        if (st.fill < st.Q) continue;
+        st.newest = (st.newest + 1) % st.slots;
+        for (std::size_t i = 0; i < n_in_; ++i) {
+            float* b = st.in_buf[i].data();
+            st.fft.forward_packed(b, st.slot(i, 0));
+            std::memcpy(b, b + st.Q, st.Q * sizeof(float));
+        }
+        std::size_t rr = 0;
+        for (std::size_t o = 0; o < n_out_; ++o) {
+            std::memset(st.acc.data(), 0, st.N * sizeof(float));
+            for (; rr < routes_.size() && routes_[rr].output == o; ++rr)
+                for (std::size_t p = 0; p < st.K; ++p)
+                    fft::mac_packed(st.N, st.ir_spec[routes_[rr].ir].data() + p * st.N,
+                                    st.slot(routes_[rr].input, st.delay - 1 + p), st.acc.data());
+            st.fft.inverse_packed(st.acc.data(), st.tbuf.data());
+            std::memcpy(st.carry[o].data(), st.tbuf.data() + st.Q, st.Q * sizeof(float));
+        }
+        st.fill = 0;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+std::size_t offline_block_size(std::size_t ir_len, std::size_t n) {
+    std::size_t best = 1024;
+    double best_cost = -1.0;
+    const std::size_t total = n + ir_len;
+    for (std::size_t p = 256; p <= 16384; p <<= 1) {
+        double c = plan_cost(plan_partitions(ir_len, p, std::max<std::size_t>(p, 32768)));
+        // a block much longer than the signal is wasted work
+        const double blocks = static_cast<double>((total + p - 1) / p) * static_cast<double>(p);
+        c *= blocks / static_cast<double>(total);
+        if (best_cost < 0.0 || c < best_cost) {
+            best_cost = c;
+            best = p;
+        }
+    }
+    return best;
+}
+
+void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* in, std::size_t n,
+                      const std::vector<IrView>& irs, const std::vector<Route>& routes,
+                      float* const* out, unsigned threads) {
+    if (irs.empty() || irs[0].length == 0) throw std::invalid_argument("convolve: empty impulse response");
+    const std::size_t m = irs[0].length;
+    const std::size_t total = n + m - 1;
+    if (n == 0) return;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+
+    // Tasks: (output, time segment). Convolution is linear, so a long signal can be cut
+    // into segments whose outputs overlap by m - 1 samples and are summed afterwards.
+    std::size_t segs = 1;
+    if (n_out < threads) segs = std::min<std::size_t>(threads / n_out, std::max<std::size_t>(1, n / (4 * m + 65536)));
+    segs = std::max<std::size_t>(segs, 1);
+    const std::size_t seg_len = (n + segs - 1) / segs;
+    const std::size_t block = offline_block_size(m, seg_len);
+
+    struct Task { std::size_t o, seg; };
+    std::vector<Task> tasks;
+    for (std::size_t o = 0; o < n_out; ++o)
+        for (std::size_t s = 0; s < segs; ++s) tasks.push_back({o, s});
+    // Segment s > 0 writes into its own buffer, added afterwards.
+    std::vector<std::vector<float>> seg_out(tasks.size());
+
+    auto run = [&](const Task& t, float* dst) {
+        std::vector<Route> mine;
+        for (const Route& r : routes)
+            if (r.output == t.o) mine.push_back({r.input, 0, r.ir});
+        const std::size_t start = t.seg * seg_len;
+        const std::size_t len = std::min(seg_len, n - start);
+        if (mine.empty() || len == 0) {
+            std::memset(dst, 0, (len ? len + m - 1 : 0) * sizeof(float));
+            return;
+        }
+        ConvolutionEngine eng(n_in, 1, irs, mine, block, std::max<std::size_t>(block, 32768));
+        std::vector<const float*> ip(n_in);
+        for (std::size_t i = 0; i < n_in; ++i) ip[i] = in[i] + start;
+        float* op[1] = {dst};
+        eng.process(ip.data(), op, len);
+        // flush the tail with zeros
+        std::vector<float> zeros(n_in * block, 0.0f);
+        std::vector<const float*> zp(n_in);
+        for (std::size_t i = 0; i < n_in; ++i) zp[i] = zeros.data() + i * block;
+        std::size_t done = len, end = len + m - 1;
+        while (done < end) {
+            const std::size_t c = std::min(block, end - done);
+            op[0] = dst + done;
+            eng.process(zp.data(), op, c);
+            done += c;
+        }
+    };
+
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr err;
+    std::atomic<bool> failed{false};
+    auto worker = [&]() {
+        for (;;) {
+            const std::size_t k = next.fetch_add(1);
+            if (k >= tasks.size() || failed.load()) return;
+            try {
+                const Task& t = tasks[k];
+                if (t.seg == 0) {
+                    run(t, out[t.o]);
+                } else {
+                    const std::size_t start = t.seg * seg_len;
+                    const std::size_t len = std::min(seg_len, n - start);
+                    seg_out[k].assign(len + m - 1, 0.0f);
+                    run(t, seg_out[k].data());
+                }
+            } catch (...) {
+                if (!failed.exchange(true)) err = std::current_exception();
+                return;
+            }
+        }
+    };
+    const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads, tasks.size()));
+    std::vector<std::thread> pool;
+    for (unsigned k = 1; k < nt; ++k) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    if (err) std::rethrow_exception(err);
+
+    // Overlap-add the segments: segment s starts at s * seg_len; segment 0 covered
+    // [0, seg_len + m - 1) of out already.
+    for (std::size_t k = 0; k < tasks.size(); ++k) {
+        if (tasks[k].seg == 0) continue;
+        float* y = out[tasks[k].o];
+        const std::size_t start = tasks[k].seg * seg_len;
+        const std::vector<float>& v = seg_out[k];
+        // samples already written by the previous segments end at start + m - 1 (the
+        // previous segment's tail); the rest of ours is new
+        const std::size_t written_end = std::min(total, start + m - 1);
+        for (std::size_t j = 0; j < v.size(); ++j) {
+            const std::size_t idx = start + j;
+            if (idx < written_end) y[idx] += v[j];
+            else y[idx] = v[j];
+        }
+    }
+}
+
+}  // namespace irforge

@@ -1,0 +1,90 @@
+#include "irforge/partition.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace irforge {
+
+namespace {
+
+// Cost per output sample, in units of one complex multiply-accumulate per sample.
+// A stage with blocks of Q samples does one forward and one inverse real FFT of 2Q per Q
+// samples, plus one spectrum multiply-accumulate per partition (Q + 1 bins per Q samples).
+// The FFT constant was fitted to this project's kernels (see BENCHMARKS.md); FFTs past the
+// L2 cache get a penalty because they run from memory.
+double fft_cost_per_sample(std::size_t q) {
+    const double n = 2.0 * static_cast<double>(q);
+    double c = 2.0 * 0.30 * n * std::log2(n) / static_cast<double>(q);
+    if (n > 65536.0) c *= 1.0 + 0.15 * std::log2(n / 65536.0);
+    return c;
+}
+constexpr double kMacCostPerSample = 1.0;
+
+bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
+
+}  // namespace
+
+std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size) {
+    if (ir_len == 0) throw std::invalid_argument("plan_partitions: empty impulse response");
+    if (!is_pow2(head_size) || !is_pow2(max_size) || head_size > max_size)
+        throw std::invalid_argument("plan_partitions: head_size and max_size must be powers of two, head <= max");
+
+    // Work in units of head_size. Stage sizes are 2^s units, s = 0..smax.
+    const std::size_t units = (ir_len + head_size - 1) / head_size;
+    std::size_t smax = 0;
+    while ((head_size << (smax + 1)) <= max_size && (std::size_t(1) << (smax + 1)) <= units) ++smax;
+
+    // best[s][u]: least cost to cover [u, units) when the current stage has size 2^s units,
+    // that stage's FFT already paid for, and u a multiple of 2^s. Filled from the end.
+    const double inf = std::numeric_limits<double>::infinity();
+    const std::size_t S = smax + 1;
+    std::vector<double> best(S * (units + 1), inf);
+    std::vector<signed char> choice(S * (units + 1), -1);  // -1 add a partition, else new size
+    auto at = [&](std::size_t s, std::size_t u) -> std::size_t { return s * (units + 1) + u; };
+    for (std::size_t s = 0; s < S; ++s) best[at(s, units)] = 0.0;
+    for (std::size_t u = units; u-- > 0;) {
+        for (std::size_t s = 0; s < S; ++s) {
+            const std::size_t step = std::size_t(1) << s;
+            if (u % step) continue;
+            // one more partition of this size
+            const std::size_t nu = u + step >= units ? units : u + step;
+            double b = kMacCostPerSample + best[at(s, nu)];
+            signed char ch = -1;
+            // or open a bigger stage here (on time only if u >= its size and aligned)
+            for (std::size_t t = s + 1; t < S; ++t) {
+                const std::size_t tstep = std::size_t(1) << t;
+                if (u < tstep || u % tstep) continue;
+                const std::size_t tu = u + tstep >= units ? units : u + tstep;
+                const double c = fft_cost_per_sample(head_size << t) + kMacCostPerSample + best[at(t, tu)];
+                if (c < b) { b = c; ch = static_cast<signed char>(t); }
+            }
+            best[at(s, u)] = b;
+            choice[at(s, u)] = ch;
+        }
+    }
+
+    std::vector<Stage> plan;
+    plan.push_back({head_size, 0, 1});
+    std::size_t s = 0, u = 1;
+    while (u < units) {
+        const signed char ch = choice[at(s, u)];
+        if (ch < 0) {
+            plan.back().count += 1;
+            u += std::size_t(1) << s;
+        } else {
+            s = static_cast<std::size_t>(ch);
+            plan.push_back({head_size << s, u * head_size, 1});
+            u += std::size_t(1) << s;
+        }
+    }
+    return plan;
+}
+
+double plan_cost(const std::vector<Stage>& plan) {
+    double c = 0.0;
+    for (const Stage& st : plan) c += fft_cost_per_sample(st.size) + kMacCostPerSample * st.count;
+    return c;
+}
+
+}  // namespace irforge

@@ -1,0 +1,80 @@
+"""Checks shared by the public functions. Every message names the bad value."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from ._errors import ParameterError
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """``x`` as a float32 ndarray (float32/float64 accepted; any other dtype is a TypeError)."""
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif isinstance(x, (list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype.kind in "iu" and arr.size:
+            arr = arr.astype(np.float64)  # a literal list of numbers is fine
+    else:
+        raise TypeError(f"{name} must be a numpy array of float32 or float64, got {type(x).__name__}")
+    if arr.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
+    return arr.astype(np.float32, copy=False)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.size and not np.isfinite(arr).all():
+        bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
+        raise ParameterError(
+            f"{name} contains {bad.size} non-finite value(s) (NaN or Inf), first at flat index {bad[0]}"
+        )
+
+
+def as_audio_2d(x, name: str = "audio") -> tuple[np.ndarray, bool]:
+    """Audio as a C-contiguous float32 ``(channels, samples)`` array and whether it was 1-D."""
+    arr = as_float_array(x, name)
+    if arr.ndim == 1:
+        out, was_1d = arr[None, :], True
+    elif arr.ndim == 2:
+        out, was_1d = arr, False
+    else:
+        raise ParameterError(
+            f"{name} must be 1-D (samples) or 2-D (channels, samples), got {arr.ndim}-D shape {arr.shape}"
+        )
+    if out.shape[0] == 0:
+        raise ParameterError(f"{name} has no channels (shape {arr.shape})")
+    check_finite(out, name)
+    return np.ascontiguousarray(out, dtype=np.float32), was_1d
+
+
+def check_sample_rate(sample_rate, name: str = "sample_rate") -> float:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (Real, np.number)):
+        raise TypeError(f"{name} must be a number in Hz, got {sample_rate!r}")
+    sr = float(sample_rate)
+    if not math.isfinite(sr) or sr <= 0:
+        raise ParameterError(f"{name} must be a positive finite number of Hz, got {sample_rate!r}")
+    return sr
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value <= 0:
+        raise ParameterError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ParameterError(f"{name} must be in [{low}, {high}], got {value!r}")
+    return v

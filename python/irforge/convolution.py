@@ -1,0 +1,330 @@
+"""Applying impulse responses: offline :func:`convolve` and the streaming :class:`Convolver`.
+
+Both run the C++ partitioned-convolution engine (uniformly partitioned overlap-save with a
+frequency-domain delay line per stage, non-uniform stage sizes, zero latency; see
+``cpp/include/irforge/convolver.h``).
+
+Channel routing (``ir`` channels x audio channels):
+
+=========  ===========  =====================================================
+IR         audio        output
+=========  ===========  =====================================================
+1 channel  C channels   every channel convolved with the IR (C channels)
+2 channels mono         stereo: ``[x*ir0, x*ir1]``
+2 channels stereo       ``[L*ir0, R*ir1]``
+4 channels mono         true stereo with the mono signal on both inputs
+4 channels stereo       true stereo, IR order (L->L, L->R, R->L, R->R):
+                        ``out_L = L*LL + R*RL``, ``out_R = L*LR + R*RR``
+=========  ===========  =====================================================
+
+Anything else raises :class:`irforge.ParameterError`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from . import _core
+from ._errors import ParameterError
+from ._validation import (as_audio_2d, as_float_array, check_finite, check_positive_int,
+                          check_real, check_sample_rate)
+from .impulse_response import ImpulseResponse
+
+LAYOUTS = ("1-channel IR with any number of audio channels",
+           "2-channel IR with mono or stereo audio",
+           "4-channel true-stereo IR (LL, LR, RL, RR) with mono or stereo audio")
+
+
+def routing(n_audio: int, n_ir: int) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """How audio channels and IR channels combine: ``(n_in, n_out, [(input, output, ir), ...])``.
+
+    Raises
+    ------
+    ParameterError
+        The combination is not one of the supported layouts.
+    """
+    if n_ir == 1:
+        return n_audio, n_audio, [(c, c, 0) for c in range(n_audio)]
+    if n_ir == 2 and n_audio == 1:
+        return 1, 2, [(0, 0, 0), (0, 1, 1)]
+    if n_ir == 2 and n_audio == 2:
+        return 2, 2, [(0, 0, 0), (1, 1, 1)]
+    if n_ir == 4 and n_audio == 1:
+        return 1, 2, [(0, 0, 0), (0, 1, 1), (0, 0, 2), (0, 1, 3)]
+    if n_ir == 4 and n_audio == 2:
+        return 2, 2, [(0, 0, 0), (0, 1, 1), (1, 0, 2), (1, 1, 3)]
+    raise ParameterError(
+        f"unsupported channel layout: {n_ir}-channel IR with {n_audio}-channel audio; "
+        f"supported: {'; '.join(LAYOUTS)}"
+    )
+
+
+def _ir_array(ir, sample_rate: float | None) -> tuple[np.ndarray, float | None]:
+    """IR samples (channels, m) float32 at ``sample_rate`` (resampled with soxr if needed)."""
+    if isinstance(ir, ImpulseResponse):
+        if sample_rate is not None and sample_rate != ir.sample_rate:
+            ir = ir.resample(sample_rate)
+        return ir.data, ir.sample_rate
+    arr = as_float_array(ir, "ir")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ParameterError(f"ir must be 1-D or 2-D (channels, samples), got shape {arr.shape}")
+    if arr.shape[1] == 0 or arr.shape[0] == 0:
+        raise ParameterError(f"ir is empty (shape {arr.shape})")
+    if arr.shape[0] > arr.shape[1]:
+        raise ParameterError(
+            f"ir has shape {arr.shape}: more channels than samples; pass (channels, samples)")
+    check_finite(arr, "ir")
+    return np.ascontiguousarray(arr, dtype=np.float32), sample_rate
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return 0
+    return check_positive_int(threads, "threads")
+
+
+def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
+             threads: int | None = None) -> np.ndarray:
+    """Convolve audio with an impulse response, offline.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(channels, samples) or (samples,), dtype float32 or float64]
+        The dry signal.
+    ir : ImpulseResponse or np.ndarray [shape=(ir_channels, m) or (m,)]
+        The IR; channel layouts as in the module docstring.
+    sample_rate : float, optional
+        Sample rate of ``audio`` in Hz. When ``ir`` is an :class:`ImpulseResponse` at
+        another rate, the IR is resampled to this rate with soxr first (never applied at
+        the wrong rate). Ignored for a plain-array IR.
+    mode : {"full", "same"}
+        ``"full"`` keeps the tail: ``samples + m - 1`` output samples. ``"same"`` trims the
+        output to the input length (the first ``samples`` samples, i.e. zero latency).
+    threads : int, optional
+        Worker threads (default: all cores). Channels, and long signals cut into segments,
+        are spread over them; the result does not depend on the count.
+
+    Returns
+    -------
+    np.ndarray [shape=(out_channels, n_out) or (n_out,), dtype float32]
+        1-D when the audio was 1-D and the IR has 1 channel.
+
+    Raises
+    ------
+    TypeError
+        ``audio`` or ``ir`` has a dtype other than float32/float64.
+    ParameterError
+        Bad shapes, NaN/Inf, empty IR, unsupported channel layout, unknown mode.
+
+    Examples
+    --------
+    >>> import numpy as np, irforge
+    >>> y = irforge.convolve(np.array([1.0, 0.0, 0.0]), np.array([0.5, 0.25]))
+    >>> np.round(y, 6).tolist()
+    [0.5, 0.25, 0.0, 0.0]
+    """
+    x, was_1d = as_audio_2d(audio, "audio")
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
+    if mode not in ("full", "same"):
+        raise ParameterError(f"mode must be 'full' or 'same', got {mode!r}")
+    h, _ = _ir_array(ir, sample_rate)
+    n_in, n_out, routes = routing(x.shape[0], h.shape[0])
+    n = x.shape[1]
+    y = _core.convolve(x, h, routes, n_out, _threads(threads))
+    if mode == "same":
+        y = y[:, :n]
+    if was_1d and n_out == 1:
+        return y[0]
+    return y
+
+
+class Convolver:
+    """A pedalboard-style convolution effect: zero latency, any block size, long IRs.
+
+    Parameters
+    ----------
+    ir : ImpulseResponse, np.ndarray [shape=(ir_channels, m) or (m,)], str or Path
+        The IR (a path is loaded with :meth:`ImpulseResponse.load`). Channel layouts as in
+        :mod:`irforge.convolution`.
+    sample_rate : float
+        Sample rate of the audio this effect will process, in Hz. An
+        :class:`ImpulseResponse` at another rate is resampled to it (soxr); a plain array is
+        taken to be at this rate. Calling :meth:`process` with another rate resamples the
+        IR again (like a plug-in host changing rate).
+    mix : float
+        Wet/dry balance in [0, 1]: ``out = (1 - mix) * dry + mix * wet``.
+    gain_db : float
+        Gain applied to the wet signal, in dB.
+
+    Notes
+    -----
+    ``process(x, sample_rate, buffer_size=8192, reset=True)`` follows pedalboard's
+    contract: the output has the input's length and layout (``(channels, samples)`` or
+    ``(samples, channels)``; 1-D stays 1-D when the output is mono), the engine runs with
+    blocks of ``buffer_size`` inside, and with ``reset=False`` consecutive calls continue
+    one stream, so any chunking gives the same output as one call. The tail
+    (``tail_samples``) comes out when the stream continues (feed zeros to flush it).
+
+    Examples
+    --------
+    >>> import numpy as np, irforge
+    >>> fx = irforge.Convolver(np.array([0.0, 1.0]), sample_rate=48000)
+    >>> np.round(fx.process(np.array([1.0, 2.0, 3.0], dtype=np.float32), 48000), 5).tolist()
+    [0.0, 1.0, 2.0]
+    """
+
+    def __init__(self, ir, *, sample_rate: float, mix: float = 1.0, gain_db: float = 0.0,
+                 max_partition: int | None = None):
+        if not isinstance(ir, (ImpulseResponse, np.ndarray, list, tuple)):
+            if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
+                ir = ImpulseResponse.load(ir)
+        self._sample_rate = check_sample_rate(sample_rate)
+        if isinstance(ir, ImpulseResponse):
+            self._ir = ir
+        else:
+            arr, _ = _ir_array(ir, None)
+            self._ir = ImpulseResponse(arr, sample_rate=self._sample_rate)
+        self._mix = check_real(mix, "mix", low=0.0, high=1.0)
+        self._gain_db = check_real(gain_db, "gain_db")
+        self._max_partition = 0 if max_partition is None else check_positive_int(max_partition, "max_partition")
+        self._engine = None
+        self._engine_key = None
+        self._ir_cache: dict[float, np.ndarray] = {}
+        self._last_layout = None  # "first" or "last", for ambiguous square inputs
+        self._lock = threading.Lock()
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def ir(self) -> ImpulseResponse:
+        return self._ir
+
+    @property
+    def sample_rate(self) -> float:
+        return self._sample_rate
+
+    @property
+    def mix(self) -> float:
+        return self._mix
+
+    @mix.setter
+    def mix(self, value: float) -> None:
+        self._mix = check_real(value, "mix", low=0.0, high=1.0)
+        self._apply_gains()
+
+    @property
+    def gain_db(self) -> float:
+        return self._gain_db
+
+    @gain_db.setter
+    def gain_db(self, value: float) -> None:
+        self._gain_db = check_real(value, "gain_db")
+        self._apply_gains()
+
+    @property
+    def latency_samples(self) -> int:
+        """Always 0: the head partition is computed on every call."""
+        return 0
+
+    @property
+    def tail_samples(self) -> int:
+        """Samples of output that follow the last non-zero input (IR length - 1)."""
+        return self._ir_at(self._sample_rate).shape[1] - 1
+
+    def __repr__(self) -> str:
+        return (f"Convolver(ir={self._ir!r}, sample_rate={self._sample_rate:g}, "
+                f"mix={self._mix:g}, gain_db={self._gain_db:g})")
+
+    # -- processing ---------------------------------------------------------------------
+    def reset(self) -> None:
+        """Clear the stream state (the tail in flight is dropped)."""
+        if self._engine is not None:
+            self._engine.reset()
+
+    def _ir_at(self, sample_rate: float) -> np.ndarray:
+        h = self._ir_cache.get(sample_rate)
+        if h is None:
+            h, _ = _ir_array(self._ir, sample_rate)
+            self._ir_cache[sample_rate] = h
+        return h
+
+    def _apply_gains(self) -> None:
+        if self._engine is not None:
+            wet = self._mix * 10.0 ** (self._gain_db / 20.0)
+            self._engine.set_gains(wet, 1.0 - self._mix)
+
+    def _to_channels_first(self, arr: np.ndarray) -> tuple[np.ndarray, str]:
+        if arr.ndim == 1:
+            return arr[None, :], "1d"
+        if arr.ndim != 2:
+            raise ParameterError(
+                f"input_array must be 1-D or 2-D, got {arr.ndim}-D shape {arr.shape}")
+        a, b = arr.shape
+        n_known = self._engine.n_inputs if self._engine is not None else None
+        if n_known is not None and a == n_known and b != n_known:
+            layout = "first"
+        elif n_known is not None and b == n_known and a != n_known:
+            layout = "last"
+        elif a == b:
+            layout = self._last_layout or "first"
+        elif b == 0 or a == 0:
+            layout = "first" if b == 0 else "last"
+        else:
+            layout = "first" if a < b else "last"
+        return (arr if layout == "first" else arr.T), layout
+
+    def process(self, input_array, sample_rate: float, buffer_size: int = 8192,
+                reset: bool = True) -> np.ndarray:
+        """Run audio through the effect.
+
+        Parameters
+        ----------
+        input_array : np.ndarray [shape=(channels, samples), (samples, channels) or (samples,)]
+            float32 or float64 audio.
+        sample_rate : float
+            Its sample rate in Hz.
+        buffer_size : int
+            Block size the engine works with (the head partition is the next power of two).
+        reset : bool
+            Start a new stream (True) or continue the previous call's stream (False).
+
+        Returns
+        -------
+        np.ndarray, float32, same length and layout as the input (a mono input with a
+        stereo or true-stereo IR comes back with 2 channels).
+        """
+        arr = as_float_array(input_array, "input_array")
+        sr = check_sample_rate(sample_rate)
+        bs = check_positive_int(buffer_size, "buffer_size")
+        with self._lock:
+            x, layout = self._to_channels_first(arr)
+            check_finite(x, "input_array")
+            if x.shape[0] == 0:
+                raise ParameterError(f"input_array has no channels (shape {arr.shape})")
+            h = self._ir_at(sr)
+            n_in, n_out, routes = routing(x.shape[0], h.shape[0])
+            key = (sr, n_in, h.shape[0])
+            if self._engine is None or self._engine_key[:3] != key or (
+                    reset and self._engine_key[3] != bs):
+                if not reset and self._engine is not None:
+                    raise ParameterError(
+                        f"reset=False continues a stream of {self._engine_key[1]} channel(s) at "
+                        f"{self._engine_key[0]:g} Hz, got {n_in} channel(s) at {sr:g} Hz; "
+                        f"call with reset=True to start a new stream")
+                self._engine = _core.Engine(h, routes, n_in, n_out, bs, self._max_partition)
+                self._engine_key = key + (bs,)
+                self._apply_gains()
+            elif reset:
+                self._engine.reset()
+            self._last_layout = layout if layout != "1d" else self._last_layout
+            y = self._engine.process(np.ascontiguousarray(x, dtype=np.float32))
+        if layout == "1d":
+            return y[0] if n_out == 1 else y
+        return y if layout == "first" else y.T
+
+    __call__ = process

@@ -1,0 +1,234 @@
+"""irforge.convolve and irforge.Convolver against scipy.signal.fftconvolve (float64)."""
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+import irforge
+from conftest import decaying_noise_ir, max_rel_err
+
+SR = 48000
+TOL = 1e-5  # max abs error relative to the reference's peak
+
+
+def ref_full(x, h):
+    return ss.fftconvolve(x.astype(np.float64), h.astype(np.float64))
+
+
+IR_LENGTHS = [1, 2, 63, 64, 65, 4096, 48000, 10 * SR]
+
+
+# ---- offline ----------------------------------------------------------------------------
+@pytest.mark.parametrize("m", IR_LENGTHS)
+def test_convolve_full_matches_fftconvolve(m):
+    h = decaying_noise_ir(m, seed=m)
+    x = np.random.default_rng(m).uniform(-1, 1, 3 * SR if m < SR else SR // 2).astype(np.float32)
+    y = irforge.convolve(x, h)
+    assert y.dtype == np.float32 and y.ndim == 1 and y.shape[0] == x.size + m - 1
+    assert max_rel_err(y, ref_full(x, h)) <= TOL
+
+
+def test_convolve_long_signal_uses_segments():
+    # long enough that the offline path splits the signal over both cores
+    h = decaying_noise_ir(9600, seed=3)
+    x = np.random.default_rng(3).uniform(-1, 1, 40 * SR).astype(np.float32)
+    y = irforge.convolve(x, h)
+    assert max_rel_err(y, ref_full(x, h)) <= TOL
+    assert np.array_equal(irforge.convolve(x, h, threads=1).shape, y.shape)
+    assert max_rel_err(irforge.convolve(x, h, threads=1), ref_full(x, h)) <= TOL
+
+
+def test_mode_same_trims_to_input_length():
+    h = decaying_noise_ir(500)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3000)).astype(np.float32)
+    y = irforge.convolve(x, h, mode="same")
+    assert y.shape == (2, 3000)
+    ref = np.stack([ref_full(c, h)[:3000] for c in x])
+    assert max_rel_err(y, ref) <= TOL
+
+
+def test_float64_input_and_non_contiguous_read_only():
+    h = decaying_noise_ir(300).astype(np.float64)
+    base = np.random.default_rng(1).uniform(-1, 1, (4000, 2))
+    x = base.T  # (2, 4000), not C-contiguous
+    x.setflags(write=False)
+    y = irforge.convolve(x, h)
+    ref = np.stack([ref_full(c, h) for c in x])
+    assert y.dtype == np.float32 and max_rel_err(y, ref) <= TOL
+
+
+def test_empty_audio_returns_empty():
+    h = decaying_noise_ir(100)
+    assert irforge.convolve(np.zeros(0, np.float32), h).shape == (0,)
+    assert irforge.convolve(np.zeros((2, 0), np.float32), h).shape == (2, 0)
+
+
+# ---- routing ----------------------------------------------------------------------------
+def _layout_ref(x, h):
+    """Reference routing written out by hand."""
+    if h.shape[0] == 1:
+        return np.stack([ref_full(c, h[0]) for c in x])
+    if h.shape[0] == 2:
+        if x.shape[0] == 1:
+            return np.stack([ref_full(x[0], h[0]), ref_full(x[0], h[1])])
+        return np.stack([ref_full(x[0], h[0]), ref_full(x[1], h[1])])
+    L, R = (x[0], x[0]) if x.shape[0] == 1 else (x[0], x[1])
+    ll, lr, rl, rr = h
+    return np.stack([ref_full(L, ll) + ref_full(R, rl), ref_full(L, lr) + ref_full(R, rr)])
+
+
+@pytest.mark.parametrize("n_ir,n_audio", [(1, 1), (1, 2), (1, 3), (1, 6), (2, 1), (2, 2), (4, 1), (4, 2)])
+def test_channel_layouts(n_ir, n_audio):
+    h = decaying_noise_ir(2000, seed=5, channels=n_ir)
+    x = np.random.default_rng(6).uniform(-1, 1, (n_audio, 5000)).astype(np.float32)
+    ref = _layout_ref(x, h)
+    y = irforge.convolve(x, h)
+    assert y.shape == ref.shape
+    assert max_rel_err(y, ref) <= TOL
+    fx = irforge.Convolver(h, sample_rate=SR)
+    ys = fx.process(x, SR, buffer_size=256)
+    assert ys.shape == (ref.shape[0], x.shape[1])
+    assert max_rel_err(ys, ref[:, : x.shape[1]]) <= TOL
+
+
+def test_mono_1d_with_stereo_ir_gives_two_channels():
+    h = decaying_noise_ir(100, channels=2)
+    y = irforge.convolve(np.ones(10, np.float32), h)
+    assert y.shape == (2, 109)
+
+
+@pytest.mark.parametrize("n_ir,n_audio", [(3, 1), (2, 3), (4, 3), (5, 2), (8, 8)])
+def test_unsupported_layouts_raise(n_ir, n_audio):
+    h = decaying_noise_ir(64, channels=n_ir)
+    x = np.zeros((n_audio, 100), np.float32)
+    with pytest.raises(irforge.ParameterError, match="true-stereo"):
+        irforge.convolve(x, h)
+    with pytest.raises(irforge.ParameterError, match="supported"):
+        irforge.Convolver(h, sample_rate=SR).process(x, SR)
+
+
+# ---- streaming --------------------------------------------------------------------------
+STREAM_CASES = [(m, b) for m in [1, 2, 63, 64, 65, 4096, 48000] for b in [1, 7, 64, 1000, 8192]]
+STREAM_CASES += [(10 * SR, 64), (10 * SR, 1000), (10 * SR, 8192)]  # 10 s IR: enough plans
+
+
+@pytest.mark.parametrize("m,block", STREAM_CASES)
+def test_convolver_matches_reference(m, block):
+    h = decaying_noise_ir(m, seed=m)
+    n = 20000
+    x = np.random.default_rng(block).uniform(-1, 1, n).astype(np.float32)
+    # feed the signal and then zeros, so the whole tail comes out through the stream
+    xin = np.concatenate([x, np.zeros(m - 1, np.float32)])
+    fx = irforge.Convolver(h, sample_rate=SR)
+    y = fx.process(xin, SR, buffer_size=block)
+    assert y.shape == xin.shape and fx.latency_samples == 0 and fx.tail_samples == m - 1
+    assert max_rel_err(y, ref_full(x, h)) <= TOL
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_chunks_equal_one_call(seed):
+    r = np.random.default_rng(seed)
+    h = decaying_noise_ir(int(r.integers(1, 30000)), seed=seed, channels=int(r.choice([1, 2, 4])))
+    x = r.uniform(-1, 1, (2, 40000)).astype(np.float32)
+    buffer_size = int(r.choice([1, 7, 64, 100, 512, 1000]))
+    whole = irforge.Convolver(h, sample_rate=SR).process(x, SR, buffer_size=buffer_size)
+    fx = irforge.Convolver(h, sample_rate=SR)
+    parts, pos, first = [], 0, True
+    while pos < x.shape[1]:
+        c = int(r.integers(0, 3000))
+        parts.append(fx.process(x[:, pos:pos + c], SR, buffer_size=buffer_size, reset=first))
+        first = False
+        pos += c
+    chunked = np.concatenate(parts, axis=1)
+    np.testing.assert_allclose(chunked, whole, atol=1e-6 * np.abs(whole).max())
+    ref = _layout_ref(x, h)[:, : x.shape[1]]
+    assert max_rel_err(chunked, ref) <= TOL
+
+
+def test_reset_true_restarts_and_false_continues():
+    h = decaying_noise_ir(1000)
+    x = np.random.default_rng(2).uniform(-1, 1, 5000).astype(np.float32)
+    fx = irforge.Convolver(h, sample_rate=SR)
+    a = fx.process(x, SR)
+    b = fx.process(x, SR)  # reset=True: same as the first call
+    np.testing.assert_array_equal(a, b)
+    c = fx.process(np.zeros(999, np.float32), SR, reset=False)  # the tail
+    np.testing.assert_allclose(np.concatenate([a, c]), ref_full(x, h), atol=TOL * 2)
+    fx.reset()
+    np.testing.assert_array_equal(fx.process(x, SR, reset=False), a)
+
+
+def test_channels_last_layout_like_pedalboard():
+    h = decaying_noise_ir(300)
+    x = np.random.default_rng(3).uniform(-1, 1, (6000, 2)).astype(np.float32)
+    fx = irforge.Convolver(h, sample_rate=SR)
+    y = fx(x, SR)
+    assert y.shape == (6000, 2)
+    ref = np.stack([ref_full(c, h)[:6000] for c in x.T], axis=1)
+    assert max_rel_err(y, ref) <= TOL
+
+
+def test_mix_and_gain():
+    h = decaying_noise_ir(200)
+    x = np.random.default_rng(4).uniform(-1, 1, 3000).astype(np.float32)
+    wet = ref_full(x, h)[:3000]
+    fx = irforge.Convolver(h, sample_rate=SR, mix=0.25, gain_db=-6.0)
+    y = fx.process(x, SR)
+    g = 10 ** (-6 / 20)
+    assert max_rel_err(y, 0.75 * x + 0.25 * g * wet) <= TOL
+    fx.mix = 1.0
+    fx.gain_db = 0.0
+    assert max_rel_err(fx.process(x, SR), wet) <= TOL
+
+
+def test_ir_at_other_rate_is_resampled():
+    # the same band-limited IR at 44.1 kHz and at 48 kHz gives (nearly) the same output
+    t44 = np.arange(4410) / 44100
+    t48 = np.arange(4800) / 48000
+    f = lambda t: np.sinc(8000 * (t - 0.01)) * np.exp(-t / 0.01)  # noqa: E731
+    ir44 = irforge.ImpulseResponse(f(t44) * 48000 / 44100 / 10, sample_rate=44100)
+    ir48 = f(t48) / 10
+    x = np.random.default_rng(5).uniform(-1, 1, 48000).astype(np.float32)
+    x = ss.sosfilt(ss.butter(8, 6000, fs=SR, output="sos"), x).astype(np.float32)
+    y = irforge.convolve(x, ir44, sample_rate=SR)
+    ref = ref_full(x, ir48)
+    n = min(len(y), len(ref)) - 500
+    rel = np.sqrt(np.mean((y[:n] - ref[:n]) ** 2) / np.mean(ref[:n] ** 2))
+    assert rel < 0.01, rel
+    fx = irforge.Convolver(ir44, sample_rate=SR)
+    assert fx.tail_samples == 4799
+
+
+# ---- real material ----------------------------------------------------------------------
+@pytest.mark.parametrize("ir_file,di_file", [
+    ("cab_ir/adventurekid_Modern_UK_001.wav", "dry/guitarDI_gulmini_input_001.wav"),
+    ("room_ir/spatialaudio_brir_sweep_Netzwerkakademie_KEMAR_from_mat.wav", "dry/speech_spatialaudio_xmas_male_voice.wav"),
+    ("room_ir/openair_SpokaneWomansClub_stereo_44k.wav", "dry/perc_spatialaudio_castanets_dry.wav"),
+])
+def test_real_irs_and_audio(ir_file, di_file):
+    import soundfile as sf
+
+    from conftest import data_file
+    ir = irforge.ImpulseResponse.load(data_file(ir_file))
+    audio, sr = sf.read(data_file(di_file), dtype="float32", always_2d=True)
+    x = audio.T[:1]  # mono
+    assert sr == ir.sample_rate
+    h = ir.data
+    y = irforge.convolve(x, ir, sample_rate=sr)
+    ref = _layout_ref(x, h)
+    assert max_rel_err(y, ref) <= TOL
+    fx = irforge.Convolver(ir, sample_rate=sr)
+    ys = fx.process(x, sr, buffer_size=512)
+    assert max_rel_err(ys, ref[:, : x.shape[1]]) <= TOL
+
+
+def test_long_ir_60_s():
+    m = 60 * SR
+    h = decaying_noise_ir(m, seed=60)
+    x = np.zeros(SR // 10, np.float32)
+    x[[0, 100, 2000]] = [1.0, -0.5, 0.25]
+    y = irforge.convolve(x, h)
+    ref = np.zeros(x.size + m - 1)
+    for k, a in zip([0, 100, 2000], [1.0, -0.5, 0.25]):
+        ref[k:k + m] += a * h
+    assert max_rel_err(y, ref) <= TOL
