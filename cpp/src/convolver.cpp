@@ -20,6 +20,7 @@ std::size_t next_pow2(std::size_t v) {
 
 constexpr std::size_t kMinHead = 32;
 constexpr std::size_t kDefaultMaxPartition = 16384;
+constexpr std::size_t kOfflineMaxPartition = 65536;
 
 }  // namespace
 
@@ -235,8 +236,8 @@ std::size_t offline_block_size(std::size_t ir_len, std::size_t n) {
     std::size_t best = 1024;
     double best_cost = -1.0;
     const std::size_t total = n + ir_len;
-    for (std::size_t p = 256; p <= 16384; p <<= 1) {
-        double c = plan_cost(plan_partitions(ir_len, p, std::max<std::size_t>(p, 32768)));
+    for (std::size_t p = 256; p <= kOfflineMaxPartition; p <<= 1) {
+        double c = plan_cost(plan_partitions(ir_len, p, kOfflineMaxPartition));
         // a block much longer than the signal is wasted work
         const double blocks = static_cast<double>((total + p - 1) / p) * static_cast<double>(p);
         c *= blocks / static_cast<double>(total);
@@ -273,24 +274,31 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
     std::vector<std::vector<float>> seg_out(tasks.size());
 
     auto run = [&](const Task& t, float* dst) {
+        // only the inputs this output listens to get an engine input (no wasted FFTs)
         std::vector<Route> mine;
-        for (const Route& r : routes)
-            if (r.output == t.o) mine.push_back({r.input, 0, r.ir});
+        std::vector<std::size_t> inputs;
+        for (const Route& r : routes) {
+            if (r.output != t.o) continue;
+            auto it = std::find(inputs.begin(), inputs.end(), r.input);
+            const std::size_t local = static_cast<std::size_t>(it - inputs.begin());
+            if (it == inputs.end()) inputs.push_back(r.input);
+            mine.push_back({local, 0, r.ir});
+        }
         const std::size_t start = t.seg * seg_len;
         const std::size_t len = std::min(seg_len, n - start);
         if (mine.empty() || len == 0) {
             std::memset(dst, 0, (len ? len + m - 1 : 0) * sizeof(float));
             return;
         }
-        ConvolutionEngine eng(n_in, 1, irs, mine, block, std::max<std::size_t>(block, 32768));
-        std::vector<const float*> ip(n_in);
-        for (std::size_t i = 0; i < n_in; ++i) ip[i] = in[i] + start;
+        const std::size_t k_in = inputs.size();
+        ConvolutionEngine eng(k_in, 1, irs, mine, block, std::max<std::size_t>(block, kOfflineMaxPartition));
+        std::vector<const float*> ip(k_in);
+        for (std::size_t i = 0; i < k_in; ++i) ip[i] = in[inputs[i]] + start;
         float* op[1] = {dst};
         eng.process(ip.data(), op, len);
         // flush the tail with zeros
-        std::vector<float> zeros(n_in * block, 0.0f);
-        std::vector<const float*> zp(n_in);
-        for (std::size_t i = 0; i < n_in; ++i) zp[i] = zeros.data() + i * block;
+        std::vector<float> zeros(block, 0.0f);
+        std::vector<const float*> zp(k_in, zeros.data());
         std::size_t done = len, end = len + m - 1;
         while (done < end) {
             const std::size_t c = std::min(block, end - done);

@@ -1,5 +1,6 @@
 #include "irforge/partition.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -8,16 +9,14 @@ namespace irforge {
 
 namespace {
 
-// Cost per output sample, in units of one complex multiply-accumulate per sample.
+// Cost per output sample, in units of one partition's spectrum multiply-accumulate per
+// sample (which is nearly independent of the partition size: Q + 1 bins per Q samples).
 // A stage with blocks of Q samples does one forward and one inverse real FFT of 2Q per Q
-// samples, plus one spectrum multiply-accumulate per partition (Q + 1 bins per Q samples).
-// The FFT constant was fitted to this project's kernels (see BENCHMARKS.md); FFTs past the
-// L2 cache get a penalty because they run from memory.
+// samples. Fitted to this project's kernels on uniform plans (BENCHMARKS.md): about
+// 0.55 log2(2Q) MAC units, growing once the transform leaves the L1/L2 caches.
 double fft_cost_per_sample(std::size_t q) {
-    const double n = 2.0 * static_cast<double>(q);
-    double c = 2.0 * 0.30 * n * std::log2(n) / static_cast<double>(q);
-    if (n > 65536.0) c *= 1.0 + 0.15 * std::log2(n / 65536.0);
-    return c;
+    const double lg = std::log2(2.0 * static_cast<double>(q));
+    return 0.55 * lg * (1.0 + 0.1 * std::max(0.0, lg - 12.0));
 }
 constexpr double kMacCostPerSample = 1.0;
 
