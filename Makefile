@@ -1,11 +1,12 @@
 # Two commands on a fresh machine:  make demo  |  make test
 # Each creates .venv, builds the C++ extension into it (incrementally) and runs.
+# The package is installed editable: Python edits are live, C++ edits rebuild on the next make.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.irforge-installed
-SOURCES := $(shell find cpp python -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml CMakeLists.txt
+SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
 BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.18" ninja
 
 .PHONY: demo test test-cpp test-py bench asan clean
@@ -16,7 +17,7 @@ $(PY):
 
 $(STAMP): $(PY) $(SOURCES)
 	$(PY) -m pip install -q $(BUILD_DEPS)
-	$(PY) -m pip install -q --no-build-isolation ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
 	@touch $@
 
 demo: $(STAMP)

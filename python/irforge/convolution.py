@@ -121,6 +121,13 @@ def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
     ParameterError
         Bad shapes, NaN/Inf, empty IR, unsupported channel layout, unknown mode.
 
+    References
+    ----------
+    .. [1] W. G. Gardner, "Efficient convolution without input-output delay",
+       J. Audio Eng. Soc. 43(3), 1995.
+    .. [2] F. Wefers, "Partitioned convolution algorithms for real-time auralization",
+       PhD thesis, RWTH Aachen, 2015.
+
     Examples
     --------
     >>> import numpy as np, irforge
@@ -170,6 +177,15 @@ class Convolver:
     blocks of ``buffer_size`` inside, and with ``reset=False`` consecutive calls continue
     one stream, so any chunking gives the same output as one call. The tail
     (``tail_samples``) comes out when the stream continues (feed zeros to flush it).
+    ``process`` releases the GIL while it computes; one Convolver per thread scales
+    across cores, and calls on one shared Convolver from several threads take turns.
+
+    References
+    ----------
+    .. [1] W. G. Gardner, "Efficient convolution without input-output delay",
+       J. Audio Eng. Soc. 43(3), 1995.
+    .. [2] F. Wefers, "Partitioned convolution algorithms for real-time auralization",
+       PhD thesis, RWTH Aachen, 2015.
 
     Examples
     --------
