@@ -7,10 +7,38 @@ Audio arrays are ``(channels, samples)``; 1-D means mono. float32 and float64 ar
 results are float32.
 """
 
+from importlib import import_module
+
 from ._errors import ParameterError
 from .convolution import Convolver, convolve
 from .impulse_response import ImpulseResponse
 
 __version__ = "0.1.0"
 
-__all__ = ["Convolver", "ImpulseResponse", "ParameterError", "convolve", "__version__"]
+# Public names that live in feature modules, imported on first use (keeps `import irforge`
+# light: the measurement, analysis and batch modules pull in more of scipy).
+_LAZY = {
+    "sweeps": ("irforge.sweeps", None),
+    "Sweep": ("irforge.sweeps", "Sweep"),
+    "measure_ir": ("irforge.measure", "measure_ir"),
+    "capture": ("irforge.capture", "capture"),
+    "export": ("irforge.export", None),
+    "presets": ("irforge.export", "list_presets"),
+}
+
+__all__ = ["Convolver", "ImpulseResponse", "ParameterError", "convolve", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'irforge' has no attribute {name!r}") from None
+    mod = import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

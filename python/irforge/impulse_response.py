@@ -45,7 +45,7 @@ class ImpulseResponse:
     (1, 3, 6.25e-05)
     """
 
-    __slots__ = ("_data", "_sample_rate", "metadata")
+    __slots__ = ("_data", "_sample_rate", "metadata", "harmonics")
 
     def __init__(self, data, *, sample_rate, metadata: dict | None = None):
         arr, _ = as_audio_2d(data, "impulse response")
@@ -55,6 +55,8 @@ class ImpulseResponse:
         self._data.setflags(write=False)
         self._sample_rate = check_sample_rate(sample_rate)
         self.metadata = dict(metadata or {})
+        #: Harmonic-distortion IRs from a sweep measurement: {order: ImpulseResponse}, or None.
+        self.harmonics: dict | None = None
 
     # -- basic properties -----------------------------------------------------------------
     @property
