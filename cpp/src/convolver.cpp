@@ -38,10 +38,9 @@ struct ConvolutionEngine::StageState {
     std::size_t newest = 0;                  // FDL slot of the newest block
     std::size_t fill = 0;                    // samples in the current block (later stages)
 
-    StageState(const Stage& st, std::size_t head, std::size_t n_in, std::size_t n_out,
-               const std::vector<IrView>& irs, const std::vector<bool>& used)
+    StageState(const Stage& st, std::size_t n_in, std::size_t n_out, const std::vector<IrView>& irs,
+               const std::vector<bool>& used)
         : Q(st.size), N(2 * st.size), K(st.count), delay(st.offset / st.size), fft(2 * st.size) {
-        (void)head;
         slots = delay == 0 ? K : K + delay - 1;
         for (std::size_t i = 0; i < n_in; ++i) {
             in_buf.emplace_back(N);
@@ -115,7 +114,7 @@ ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
     if (head_ > fft::kMaxSize / 2) throw std::invalid_argument("ConvolutionEngine: block_size too large");
     maxp = std::min(maxp, fft::kMaxSize / 2);
     plan_ = plan_partitions(ir_len_, head_, maxp);
-    for (const Stage& st : plan_) stages_.emplace_back(new StageState(st, head_, n_in, n_out, irs, used));
+    for (const Stage& st : plan_) stages_.emplace_back(new StageState(st, n_in, n_out, irs, used));
     reset();
 }
 
@@ -254,6 +253,11 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
                       float* const* out, unsigned threads) {
     if (irs.empty() || irs[0].length == 0) throw std::invalid_argument("convolve: empty impulse response");
     const std::size_t m = irs[0].length;
+    for (const IrView& v : irs)
+        if (v.length != m || v.data == nullptr) throw std::invalid_argument("convolve: impulse responses differ in length");
+    for (const Route& r : routes)
+        if (r.input >= n_in || r.output >= n_out || r.ir >= irs.size())
+            throw std::invalid_argument("convolve: route out of range");
     const std::size_t total = n + m - 1;
     if (n == 0) return;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

@@ -75,20 +75,19 @@ Plan::Plan(std::size_t n_) {
     n = n_;
     N = n / 2;
     M = N / 8;
-    small = n < kVectorMinSize;
-    const std::size_t n_stock = small ? 0 : stock_floats(M);
-    const std::size_t n_final = small ? 0 : 112 * (M / 8);
+    const std::size_t groups = M >= 8 ? M / 8 : 1;
+    const std::size_t n_stock = stock_floats(M);
+    const std::size_t n_final = 112 * groups;
     const std::size_t n_post = n;  // N complex in blocks of 8
-    const std::size_t n_small = small ? N : 0;
     auto round16 = [](std::size_t f) { return (f + 15) / 16 * 16; };
-    const std::size_t total = round16(n_stock) + round16(n_final) + round16(n_post) + round16(n_small);
+    const std::size_t total = round16(n_stock) + round16(n_final) + round16(n_post);
     mem = alloc_floats(total);
     float* p = mem;
     double re, im;
 
     float* st = p;
     p += round16(n_stock);
-    if (!small) {
+    {
         float* w = st;
         for (std::size_t m = M; m >= 4; m /= 4) {
             for (std::size_t q = 0; q < m / 4; ++q) {
@@ -104,8 +103,8 @@ Plan::Plan(std::size_t n_) {
 
     float* fi = p;
     p += round16(n_final);
-    if (!small) {
-        for (std::size_t j = 0; j < M / 8; ++j)
+    {
+        for (std::size_t j = 0; j < groups; ++j)
             for (std::size_t r = 1; r < 8; ++r)
                 for (std::size_t t = 0; t < 8; ++t) {
                     twiddle(r * (8 * j + t), N, re, im);
@@ -124,14 +123,6 @@ Plan::Plan(std::size_t n_) {
     }
     post_tw = po;
 
-    float* sm = p;
-    p += round16(n_small);
-    for (std::size_t k = 0; k < n_small / 2; ++k) {
-        twiddle(k, N, re, im);
-        sm[2 * k] = static_cast<float>(re);
-        sm[2 * k + 1] = static_cast<float>(im);
-    }
-    small_tw = sm;
 }
 
 Plan::~Plan() { free_floats(mem); }

@@ -21,21 +21,17 @@ struct Plan {
     std::size_t n = 0;   // real size
     std::size_t N = 0;   // complex size n/2
     std::size_t M = 0;   // N/8: length of the per-lane FFTs (vector path only)
-    bool small = false;  // n < kVectorMinSize: scalar complex FFT
     float* mem = nullptr;            // owns every table below (64-byte aligned)
     const float* stock_tw = nullptr; // radix-4 passes: per pass, per p: w1r w1i w2r w2i w3r w3i
-    const float* final_tw = nullptr; // lane pass: per group j of 8 k1's, r = 1..7: 8 re, 8 im
+    const float* final_tw = nullptr; // lane pass: per group j of 8 k1's (one group if M < 8),
+                                     // r = 1..7: W_N^{r k1}, 8 re, 8 im
     const float* post_tw = nullptr;  // W_n^k, k < N, in blocks of 8 (8 re, 8 im)
-    const float* small_tw = nullptr; // scalar path: W_N^k, k < N/2, (re, im) pairs
 
     explicit Plan(std::size_t n);
     ~Plan();
     Plan(const Plan&) = delete;
     Plan& operator=(const Plan&) = delete;
 };
-
-// Smallest size that uses the vector path (needs M >= 8).
-constexpr std::size_t kVectorMinSize = 128;
 
 // Floats of scratch a RealFFT of size n needs.
 constexpr std::size_t scratch_floats(std::size_t n) { return 2 * n; }
