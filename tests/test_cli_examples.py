@@ -48,3 +48,21 @@ def test_examples_run(script, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "out")])
     runpy.run_path(str(script), run_name="__main__")
     assert any((tmp_path / "out").iterdir())
+
+
+def test_cli_export(tmp_path, capsys):
+    ir = irforge.ImpulseResponse(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 3000)).astype(np.float32)
+                                 * np.exp(-np.arange(3000) / 300), sample_rate=44100)
+    ir.save(tmp_path / "cab.wav")
+    assert cli.main(["export", "--list-presets"]) == 0
+    assert "cab-loader" in capsys.readouterr().out
+    out = tmp_path / "cab_out.wav"
+    assert cli.main(["export", str(tmp_path / "cab.wav"), str(out), "--preset", "cab-loader", "--mono"]) == 0
+    data, sr = sf.read(out, always_2d=True)
+    assert sr == 48000 and data.shape == (2048, 1)
+    # stereo IR into a mono preset without --mono: a clear error, exit 2, nothing written
+    assert cli.main(["export", str(tmp_path / "cab.wav"), str(tmp_path / "x.wav"), "--preset", "cab-loader"]) == 2
+    assert not (tmp_path / "x.wav").exists()
+    assert cli.main(["export", str(tmp_path / "cab.wav"), str(tmp_path / "g.wav"), "--set", "bit_depth=16"]) == 0
+    assert sf.info(tmp_path / "g.wav").subtype == "PCM_16"
+    assert cli.main(["export", str(tmp_path / "cab.wav"), str(tmp_path / "h.wav"), "--preset", "nope"]) == 2
