@@ -21,7 +21,9 @@ _LAZY = {
     "sweeps": ("irforge.sweeps", None),
     "Sweep": ("irforge.sweeps", "Sweep"),
     "measure_ir": ("irforge.measure", "measure_ir"),
-    "capture": ("irforge.capture", "capture"),
+    "capture": ("irforge._capture", "capture"),
+    "NonlinearityWarning": ("irforge._capture", "NonlinearityWarning"),
+    "ClippingWarning": ("irforge.measure", "ClippingWarning"),
     "export": ("irforge.export", None),
     "presets": ("irforge.export", "list_presets"),
 }
