@@ -346,23 +346,29 @@ def _marker_position(y: np.ndarray, burst: np.ndarray) -> int:
     if len(mf) % 2 == 0:
         h[len(mf) // 2] = 1
     env = np.abs(sfft.ifft(M * h))
-    k = int(np.argmax(env))
-    if env[k] <= 0 or env[k] < 10 * np.median(env):
+    top = float(env.max())
+    if top <= 0 or top < 10 * np.median(env):
         raise ParameterError("the alignment marker (tone burst) was not found in the recording")
-    return k
+    # The marker is the first event of the playback file. The sweeps pass through the burst's
+    # frequency too and can give a matched-filter peak as high as the marker's (or higher, in
+    # a reverberant room), so take the first strong peak, not the global maximum.
+    first = int(np.argmax(env > 0.3 * top))
+    win = env[first: first + len(burst) // 2]
+    return first + int(np.argmax(win))
 
 
 # ------------------------------------------------------------------------------------------
 # the measurement kernels: each returns (ir (C, n_ir), extras dict)
 # ------------------------------------------------------------------------------------------
 def _resolve_latency(latency, peak_signed: int, n_ir_hint: int, pre: int, playback_latency, refine=None):
-    """Latency in samples and the mode used. ``refine(center)``: strongest peak near a marker estimate."""
+    """Latency in samples and the mode used. ``refine(center[, ahead])``: the first arrival near
+    ``center`` (a marker estimate, or the correlation peak with ``ahead=0``)."""
     if isinstance(latency, (int, np.integer)) and not isinstance(latency, bool):
         return int(latency), "given"
     if latency == "none":
         return 0, "none"
     if latency == "xcorr":
-        return peak_signed - pre, "xcorr"
+        return (refine(peak_signed, 0) if refine is not None else peak_signed) - pre, "xcorr"
     if latency == "marker" or (latency == "auto" and playback_latency is not None):
         # the burst's envelope is coarse (a few ms): the marker picks the region, the sweep's
         # correlation peak within it gives the sample
@@ -370,7 +376,7 @@ def _resolve_latency(latency, peak_signed: int, n_ir_hint: int, pre: int, playba
         return p - pre, "marker"
     if 0 <= peak_signed < n_ir_hint:
         return 0, "none"
-    return peak_signed - pre, "xcorr"
+    return (refine(peak_signed, 0) if refine is not None else peak_signed) - pre, "xcorr"
 
 
 def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre, regularization_db,
@@ -401,9 +407,23 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
         _check_peak(crest, name)
     peak_signed = k if k < nfft - nx else k - nfft
 
-    def refine(center, half=int(0.02 * sr)):
-        idx = (center + np.arange(-half, half + 1)) % nfft
-        return center - half + int(np.argmax(np.sum(d[:, idx] ** 2, axis=0)))
+    # Sample 0 is placed `pre` before the *first arrival*, not before the strongest peak: in a
+    # hall a reflection can be stronger than the direct sound (ISO 3382-1 onset: the first
+    # point within 20 dB of the peak). The search looks back 50 ms from the correlation peak,
+    # 150 ms from a marker estimate (the tone burst locks onto the strongest path at its
+    # frequency, which can be a late reflection), and never as far as the 2nd-order harmonic
+    # IR of an exponential sweep (which sits at negative lag).
+    harmonic_gap = None
+    if ex.sweep is not None and ex.kind == "exponential":
+        harmonic_gap = int(0.5 * ex.sweep.rate_s * math.log(2) * sr)
+
+    def refine(center, ahead=int(0.05 * sr)):
+        back = int((0.05 if ahead == 0 else 0.15) * sr)
+        if harmonic_gap is not None:
+            back = min(back, harmonic_gap)
+        lo = center - back
+        e = np.sum(d[:, (lo + np.arange(back + ahead + 1)) % nfft] ** 2, axis=0)
+        return lo + int(np.argmax(e >= 0.01 * e.max()))
 
     L, mode = _resolve_latency(latency, peak_signed, hint, pre, playback_latency, refine)
     if n_ir is None:
