@@ -33,6 +33,10 @@ from ._validation import (as_audio_2d, as_float_array, check_finite, check_posit
                           check_real, check_sample_rate)
 from .impulse_response import ImpulseResponse
 
+# A 2-D input is read as (samples, channels) only when its first axis is longer than this
+# and than its second axis; anything smaller follows the documented (channels, samples).
+_MAX_GUESS_CHANNELS = 16
+
 LAYOUTS = ("1-channel IR with any number of audio channels",
            "2-channel IR with mono or stereo audio",
            "4-channel true-stereo IR (LL, LR, RL, RR) with mono or stereo audio")
@@ -75,9 +79,10 @@ def _ir_array(ir, sample_rate: float | None) -> tuple[np.ndarray, float | None]:
         raise ParameterError(f"ir must be 1-D or 2-D (channels, samples), got shape {arr.shape}")
     if arr.shape[1] == 0 or arr.shape[0] == 0:
         raise ParameterError(f"ir is empty (shape {arr.shape})")
-    if arr.shape[0] > arr.shape[1]:
+    if arr.shape[0] > 4 and arr.shape[1] <= 4:
         raise ParameterError(
-            f"ir has shape {arr.shape}: more channels than samples; pass (channels, samples)")
+            f"ir has shape {arr.shape}: {arr.shape[0]} channels of {arr.shape[1]} samples looks "
+            f"transposed; pass (channels, samples), e.g. ir.T")
     check_finite(arr, "ir")
     return np.ascontiguousarray(arr, dtype=np.float32), sample_rate
 
@@ -173,7 +178,9 @@ class Convolver:
     -----
     ``process(x, sample_rate, buffer_size=8192, reset=True)`` follows pedalboard's
     contract: the output has the input's length and layout (``(channels, samples)`` or
-    ``(samples, channels)``; 1-D stays 1-D when the output is mono), the engine runs with
+    ``(samples, channels)``; 1-D stays 1-D when the output is mono; a 2-D input is read as
+    ``(samples, channels)`` when its channel count matches the running stream's on the second
+    axis only, or when its first axis is longer than 16 and than the second), the engine runs with
     blocks of ``buffer_size`` inside, and with ``reset=False`` consecutive calls continue
     one stream, so any chunking gives the same output as one call. The tail
     (``tail_samples``) comes out when the stream continues (feed zeros to flush it).
@@ -290,8 +297,10 @@ class Convolver:
             layout = self._last_layout or "first"
         elif b == 0 or a == 0:
             layout = "first" if b == 0 else "last"
+        elif a > b and a > _MAX_GUESS_CHANNELS:
+            layout = "last"   # (samples, channels): clearly more samples than channels
         else:
-            layout = "first" if a < b else "last"
+            layout = "first"  # the documented (channels, samples), also for tiny blocks
         return (arr if layout == "first" else arr.T), layout
 
     def process(self, input_array, sample_rate: float, buffer_size: int = 8192,
