@@ -344,6 +344,8 @@ class ImpulseResponse:
         """
         from scipy import fft as sfft
 
+        from ._cepstrum import minimum_phase_from_cepstrum
+
         n = self.n_samples
         if n_fft is None:
             nf = max(1024, 1 << int(math.ceil(math.log2(8 * n))))
@@ -358,11 +360,7 @@ class ImpulseResponse:
         mag = np.abs(sfft.rfft(d, nf, axis=1))
         floor = np.maximum(mag.max(axis=1, keepdims=True), 1e-300) * 1e-10
         cep = sfft.irfft(np.log(np.maximum(mag, floor)), nf, axis=1)
-        fold = np.zeros_like(cep)
-        fold[:, 0] = cep[:, 0]
-        fold[:, 1:nf // 2] = 2 * cep[:, 1:nf // 2]
-        fold[:, nf // 2] = cep[:, nf // 2]
-        out = sfft.irfft(np.exp(sfft.rfft(fold, axis=1)), nf, axis=1)[:, :n]
+        out = minimum_phase_from_cepstrum(cep)[:, :n]
         flip = np.sum(out * d, axis=1) < 0
         out[flip] *= -1
         return self._derived(out.astype(np.float32), "minimum_phase", n_fft=nf)

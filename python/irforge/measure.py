@@ -18,8 +18,10 @@ Methods
 Periodic excitations (``irforge.sweeps.periodic``, MLS with several periods) are averaged over
 their steady-state periods and inverted by circular deconvolution.
 
-FFTs run in float64 (scipy.fft, all cores): the regularized division spans a dynamic range that
-float32 transforms would eat into, and the sizes (recording + excitation) are rarely powers of two.
+FFTs: the sweep methods ("division", "inverse") run their large power-of-two transforms in the
+C++ core (float32; its round-off, about -140 dB, is far below any measurement's noise floor) with
+the sweep's inverse spectrum cached on the Sweep; the other methods, the marker search and the
+cepstral method (log/exp need the headroom) use scipy.fft in float64.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
+from ._cepstrum import minimum_phase_from_cepstrum
 from ._errors import ParameterError
 from ._validation import as_float_array, check_finite, check_real, check_sample_rate
 from .impulse_response import ImpulseResponse
@@ -636,11 +639,7 @@ def _cepstral(ex: _Excitation, y: np.ndarray, *, latency, n_ir, pre, check, play
         cy = sfft.irfft(np.log(np.maximum(Y, tiny)), N, axis=-1)
         ch = cy - cx                                                 # eq. 7
         if phase == "minimum":
-            fold = np.zeros_like(ch)
-            fold[:, 0] = ch[:, 0]
-            fold[:, 1:hop] = 2 * ch[:, 1:hop]
-            fold[:, hop] = ch[:, hop]
-            acc += sfft.irfft(np.exp(sfft.rfft(fold, axis=-1)), N, axis=-1)
+            acc += minimum_phase_from_cepstrum(ch)
         else:                                                        # eq. 8: real part only
             acc += sfft.irfft(np.exp(sfft.rfft(ch, axis=-1).real), N, axis=-1)
     h = acc / n_frames                                               # eq. 9
