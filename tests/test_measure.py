@@ -1,7 +1,6 @@
 """measure_ir: accuracy on real IRs, harmonic separation, averaging, alignment, layouts, bad input."""
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -28,7 +28,10 @@ _LAZY = {
     "presets": ("irforge.export", "list_presets"),
 }
 
-__all__ = ["Convolver", "ImpulseResponse", "ParameterError", "convolve", "__version__", *_LAZY]
+__all__ = [
+    "ClippingWarning", "Convolver", "ImpulseResponse", "NonlinearityWarning", "ParameterError",
+    "Sweep", "capture", "convolve", "export", "measure_ir", "presets", "sweeps", "__version__",
+]
 
 
 def __getattr__(name):

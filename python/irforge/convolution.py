@@ -22,7 +22,6 @@ Anything else raises :class:`irforge.ParameterError`.
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np

@@ -923,10 +923,9 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
         out.harmonics = {k: ImpulseResponse((h * scale).astype(np.float32), sample_rate=sr,
                                             metadata=dict(harmonic_order=k, method=method))
                          for k, h in sorted(harm.items())}
-        if layout != "true_stereo" or True:
-            thd = _thd(data / scale, harm, sr, band)
-            if thd:
-                out.metadata["thd"] = thd
+        thd = _thd(data / scale, harm, sr, band)
+        if thd:
+            out.metadata["thd"] = thd
     return out
 
 

@@ -1,0 +1,31 @@
+"""The package surface: every public name resolves, lazily exported names included."""
+
+import subprocess
+import sys
+
+import irforge
+
+
+def test_all_public_names_resolve():
+    eager = {"Convolver", "ImpulseResponse", "ParameterError", "convolve", "__version__"}
+    assert set(irforge.__all__) == eager | set(irforge._LAZY)
+    for name in irforge.__all__:
+        assert getattr(irforge, name) is not None, name
+    assert callable(irforge.measure_ir) and callable(irforge.capture)
+    assert "cab-loader" in irforge.presets()
+
+
+def test_unknown_attribute_is_attribute_error():
+    try:
+        irforge.does_not_exist  # noqa: B018
+    except AttributeError as exc:
+        assert "does_not_exist" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_is_light():
+    # feature modules (and scipy.signal) load on first use, not at import
+    code = "import sys, irforge; print(sorted(m for m in ('irforge.measure', 'scipy.signal') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
