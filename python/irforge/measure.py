@@ -166,7 +166,7 @@ def _parse_takes(rec, name: str) -> list[np.ndarray]:
     ch = {t.shape[0] for t in takes}
     if len(ch) > 1:
         raise ParameterError(f"{name}: takes have different channel counts {sorted(ch)}")
-    for i, t in enumerate(takes):
+    for t in takes:
         if t.shape[0] > t.shape[1]:
             raise ParameterError(f"{name} has shape {t.shape}: more channels than samples; pass "
                                  f"(channels, samples)")
@@ -445,11 +445,11 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
     e_neg = float(np.einsum("ij,ij->", neg, neg, dtype=np.float64)) if n_neg > 0 else 0.0
     extras["acausal_energy_db"] = 10 * math.log10(max(e_neg, 1e-300) / max(e_lin, 1e-300))
     if method == "inverse" and ex.kind == "exponential" and max_order >= 2:
-        extras["harmonics"] = _harmonic_windows(d, ex, L, n_ir, pre, max_order, nfft)
+        extras["harmonics"] = _harmonic_windows(d, ex, L, n_ir, pre, max_order)
     return ir, extras
 
 
-def _harmonic_windows(d, ex: _Excitation, L, n_ir, pre, max_order, period):
+def _harmonic_windows(d, ex: _Excitation, L, n_ir, pre, max_order):
     """Cut the harmonic IRs at -L_rate*ln(k) (Farina 2000; Novak et al. 2015)."""
     sw, sr = ex.sweep, ex.sr
     out = {}
@@ -548,7 +548,7 @@ def _periodic_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, p
     extras = dict(latency_samples=L, latency_mode=mode, peak_to_rms_db=round(crest, 1),
                   periods_averaged=len(usable))
     if harm_space:
-        extras["harmonics"] = _harmonic_windows(h, ex, 0, n_ir, pre, max_order, N)
+        extras["harmonics"] = _harmonic_windows(h, ex, 0, n_ir, pre, max_order)
     return ir, extras
 
 
