@@ -5,10 +5,12 @@ namespace py = pybind11;
 
 void init_fft(py::module_& m, py::module_& internal);
 void init_convolution(py::module_& m, py::module_& internal);
+void init_stft(py::module_& m, py::module_& internal);
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "irforge C++ core (FFT, partitioned convolution)";
+    m.doc() = "irforge C++ core (FFT, partitioned convolution, STFT)";
     py::module_ internal = m.def_submodule("_internal", "test and benchmark hooks; not public API");
     init_fft(m, internal);
     init_convolution(m, internal);
+    init_stft(m, internal);
 }

@@ -4,8 +4,8 @@ Conventions follow librosa (``center=True`` pads ``n_fft // 2`` zeros at both en
 Hann window, frames on the last axis) so that Ciba's reference filter, which was written with
 librosa, can be reproduced; spectra are unnormalised (as ``numpy.fft.rfft``).
 
-Power-of-two frame lengths run in the C++ core (own SIMD FFT, frames in parallel, GIL
-released); other lengths fall back to scipy.fft.
+Power-of-two frame lengths run in the C++ core (cpp/src/stft.cpp: own SIMD FFT, frames in
+parallel, GIL released); other lengths fall back to scipy.fft with the same framing.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def stft(x, *, n_fft: int, hop: int, window="hann", center: bool = True) -> np.n
     Returns
     -------
     np.ndarray [shape=(..., n_fft // 2 + 1, frames), dtype=complex64]
+        For power-of-two ``n_fft`` a (non-contiguous) view of the core's frame-major output.
     """
     n_fft, hop = _check(n_fft, hop)
     x = np.asarray(x, dtype=np.float32)
@@ -77,23 +78,21 @@ def stft(x, *, n_fft: int, hop: int, window="hann", center: bool = True) -> np.n
     w = get_window(window, n_fft).astype(np.float32)
     from . import _core
 
-    if _is_core_size(n_fft) and hasattr(_core, "stft"):
-        S = _core.stft(np.ascontiguousarray(x2), w, hop, bool(center))
+    if _is_core_size(n_fft):
+        if x2.shape[-1] == 0:
+            x2 = np.zeros((x2.shape[0], 1), np.float32)
+        # the core writes (channels, frames, bins); the swapped view costs no copy
+        S = np.swapaxes(_core.stft(np.ascontiguousarray(x2), w, hop, bool(center)), -1, -2)
         return S.reshape(lead + S.shape[1:])
     if center:
         pad = n_fft // 2
         x2 = np.pad(x2, ((0, 0), (pad, pad)))
-    F = n_frames(x2.shape[-1], n_fft, hop, center=False)
-    if F == 0:
-        x2 = np.pad(x2, ((0, 0), (0, n_fft - x2.shape[-1])))
-        F = 1
-    frames = np.lib.stride_tricks.sliding_window_view(x2, n_fft, axis=-1)[:, ::hop][:, :F]
-    frames = frames * w
-    if _is_core_size(n_fft):
-        S = _core.rfft(np.ascontiguousarray(frames.reshape(-1, n_fft)))
-        S = S.reshape(x2.shape[0], F, -1)
-    else:
-        S = sfft.rfft(frames, axis=-1, workers=-1).astype(np.complex64)
+    if x2.shape[-1] < n_fft:                      # only short centred input (a single frame)
+        x2 = np.pad(x2, ((0, 0), (0, n_fft - x2.shape[-1]))) if center else x2[:, :0]
+    if x2.shape[-1] == 0:
+        return np.zeros(lead + (n_fft // 2 + 1, 0), np.complex64)
+    frames = np.lib.stride_tricks.sliding_window_view(x2, n_fft, axis=-1)[:, ::hop]
+    S = sfft.rfft(frames * w, axis=-1, workers=-1).astype(np.complex64)
     S = np.swapaxes(S, -1, -2)
     return np.ascontiguousarray(S).reshape(lead + S.shape[1:])
 
@@ -119,16 +118,12 @@ def istft(S, *, n_fft: int, hop: int, window="hann", center: bool = True,
     w = get_window(window, n_fft)
     from . import _core
 
-    if _is_core_size(n_fft) and hasattr(_core, "istft"):
-        y = _core.istft(np.ascontiguousarray(S2, dtype=np.complex64), w.astype(np.float32), hop,
-                        bool(center), -1 if length is None else int(length))
-        return y.reshape(lead + y.shape[-1:])
     frames_t = np.ascontiguousarray(np.swapaxes(S2, -1, -2), dtype=np.complex64)
     if _is_core_size(n_fft):
-        fr = _core.irfft(frames_t.reshape(-1, n_fft // 2 + 1), n_fft).reshape(C, F, n_fft)
-        fr = fr.astype(np.float64) / n_fft
-    else:
-        fr = sfft.irfft(frames_t, n_fft, axis=-1, workers=-1)
+        y = _core.istft(frames_t, w.astype(np.float32), hop, bool(center),
+                        -1 if length is None else int(length))
+        return y.reshape(lead + y.shape[-1:])
+    fr = sfft.irfft(frames_t, n_fft, axis=-1, workers=-1)
     fr *= w
     n_full = n_fft + hop * (F - 1)
     y = np.zeros((C, n_full))
