@@ -71,6 +71,27 @@ F32Array istft(const C64Array& S, const F32Array& window, std::size_t hop, bool 
     return out;
 }
 
+// x: float32 (channels, samples) -> int32 (channels, frames)
+py::array_t<int> rolloff(const py::handle& x, const F32Array& window, std::size_t hop, bool center, double fraction,
+                         unsigned threads) {
+    F32Array a = irforge_py::as_2d(x, "x");
+    checked_window(window);
+    if (hop == 0) throw std::invalid_argument("stft_rolloff: hop must be >= 1");
+    if (!(fraction > 0.0 && fraction < 1.0)) throw std::invalid_argument("stft_rolloff: fraction must be in (0, 1)");
+    const std::size_t n_fft = window.shape(0), ch = a.shape(0), n = a.shape(1);
+    const std::size_t frames = irforge::stft::frame_count(n, n_fft, hop, center);
+    py::array_t<int> out({ch, frames});
+    const float* src = a.data();
+    int* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        for (std::size_t c = 0; c < ch; ++c)
+            irforge::stft::rolloff_bins(src + c * n, n, window.data(), n_fft, hop, center, fraction, dst + c * frames,
+                                        threads);
+    }
+    return out;
+}
+
 }  // namespace
 
 void init_stft(py::module_& m, py::module_& /*internal*/) {
@@ -81,4 +102,8 @@ void init_stft(py::module_& m, py::module_& /*internal*/) {
     m.def("istft", &istft, py::arg("spectrogram"), py::arg("window"), py::arg("hop"), py::arg("center") = true,
           py::arg("length") = -1, py::arg("threads") = 0,
           "Weighted overlap-add inverse of stft, normalised by the summed squared window -> float32 (channels, length)");
+    m.def("stft_rolloff", &rolloff, py::arg("x"), py::arg("window"), py::arg("hop"), py::arg("center") = true,
+          py::arg("fraction") = 0.001, py::arg("threads") = 0,
+          "Per STFT frame, the first bin where the power from that bin up falls below fraction of the frame's "
+          "total (0 if none) -> int32 (channels, frames)");
 }

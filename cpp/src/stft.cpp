@@ -54,32 +54,69 @@ std::size_t frame_count(std::size_t n_samples, std::size_t n_fft, std::size_t ho
     return 1 + (padded - n_fft) / hop;
 }
 
+// Windowed frame t into b (n_fft floats). Frame t covers padded samples [t*hop, t*hop + n_fft);
+// the signal starts at padded index n_fft/2 when centred.
+void fill_frame(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
+                std::size_t hop, bool center, std::size_t t, float* b) {
+    const std::ptrdiff_t lead = center ? static_cast<std::ptrdiff_t>(n_fft / 2) : 0;
+    const std::ptrdiff_t s = static_cast<std::ptrdiff_t>(t * hop) - lead;  // signal index of b[0]
+    const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, -s);
+    const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(n_fft),
+                                                       static_cast<std::ptrdiff_t>(n_samples) - s);
+    if (lo >= hi) {
+        std::fill(b, b + n_fft, 0.0f);
+        return;
+    }
+    std::fill(b, b + lo, 0.0f);
+    const float* src = x + s;
+    for (std::ptrdiff_t i = lo; i < hi; ++i) b[i] = src[i] * window[i];
+    std::fill(b + hi, b + n_fft, 0.0f);
+}
+
 void analyze(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
              std::size_t hop, bool center, float* out, unsigned threads) {
     check_sizes(n_fft, hop);
     const std::size_t frames = frame_count(n_samples, n_fft, hop, center);
     const std::size_t bins2 = n_fft + 2;  // floats per frame of output
-    // Frame t covers padded samples [t*hop, t*hop + n_fft); the signal starts at padded `lead`.
-    const std::ptrdiff_t lead = center ? static_cast<std::ptrdiff_t>(n_fft / 2) : 0;
     auto body = [&](std::size_t f0, std::size_t f1) {
         if (f0 >= f1) return;
         fft::RealFFT f(n_fft);
         fft::FloatBuffer buf(n_fft);
-        float* b = buf.data();
         for (std::size_t t = f0; t < f1; ++t) {
-            const std::ptrdiff_t s = static_cast<std::ptrdiff_t>(t * hop) - lead;  // signal index of b[0]
-            const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, -s);
-            const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(n_fft),
-                                                               static_cast<std::ptrdiff_t>(n_samples) - s);
-            if (lo >= hi) {
-                std::fill(b, b + n_fft, 0.0f);
-            } else {
-                std::fill(b, b + lo, 0.0f);
-                const float* src = x + s;
-                for (std::ptrdiff_t i = lo; i < hi; ++i) b[i] = src[i] * window[i];
-                std::fill(b + hi, b + n_fft, 0.0f);
+            fill_frame(x, n_samples, window, n_fft, hop, center, t, buf.data());
+            f.forward(buf.data(), out + t * bins2);
+        }
+    };
+    parallel_frames(frames, worker_count(threads, frames), body);
+}
+
+void rolloff_bins(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
+                  std::size_t hop, bool center, double fraction, int* out, unsigned threads) {
+    check_sizes(n_fft, hop);
+    const std::size_t frames = frame_count(n_samples, n_fft, hop, center);
+    const std::size_t nb = n_fft / 2 + 1;
+    auto body = [&](std::size_t f0, std::size_t f1) {
+        if (f0 >= f1) return;
+        fft::RealFFT f(n_fft);
+        fft::FloatBuffer buf(n_fft), spec(n_fft + 2);
+        std::vector<double> p(nb);
+        for (std::size_t t = f0; t < f1; ++t) {
+            fill_frame(x, n_samples, window, n_fft, hop, center, t, buf.data());
+            f.forward(buf.data(), spec.data());
+            const float* z = spec.data();
+            double total = 0.0;
+            for (std::size_t k = 0; k < nb; ++k) {
+                const double re = z[2 * k], im = z[2 * k + 1];
+                p[k] = re * re + im * im;
             }
-            f.forward(b, out + t * bins2);
+            // the total as the reference sums it: from the top bin down
+            for (std::size_t k = nb; k-- > 0;) total += p[k];
+            const double thr = fraction * (total + 2.220446049250313e-16);
+            // power above bin k is non-increasing in k: find the lowest k with sum(k..) < thr
+            double tail = 0.0;
+            std::size_t k = nb;
+            while (k > 0 && tail + p[k - 1] < thr) tail += p[--k];
+            out[t] = k == nb ? 0 : static_cast<int>(k);  // no bin qualifies -> 0, as argmax of all-False
         }
     };
     parallel_frames(frames, worker_count(threads, frames), body);

@@ -5,6 +5,18 @@ import numpy.typing as npt
 
 def rfft(x: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]: ...
 def irfft(spectrum: npt.NDArray[np.complex64], n: int) -> npt.NDArray[np.float32]: ...
+def stft(
+    x: npt.NDArray[np.float32], window: npt.NDArray[np.float32], hop: int, center: bool = True,
+    threads: int = 0,
+) -> npt.NDArray[np.complex64]: ...  # (channels, frames, n_fft/2+1)
+def istft(
+    spectrogram: npt.NDArray[np.complex64], window: npt.NDArray[np.float32], hop: int,
+    center: bool = True, length: int = -1, threads: int = 0,
+) -> npt.NDArray[np.float32]: ...  # (channels, length)
+def stft_rolloff(
+    x: npt.NDArray[np.float32], window: npt.NDArray[np.float32], hop: int, center: bool = True,
+    fraction: float = 0.001, threads: int = 0,
+) -> npt.NDArray[np.int32]: ...  # (channels, frames)
 def convolve(
     audio: npt.NDArray[np.float32],
     irs: npt.NDArray[np.float32],

@@ -32,5 +32,12 @@ void analyze(const float* x, std::size_t n_samples, const float* window, std::si
 void synthesize(const float* spec, std::size_t frames, const float* window, std::size_t n_fft,
                 std::size_t hop, bool center, float* out, std::size_t out_len, unsigned threads);
 
+// For each frame of analyze(x), the spectral roll-off bin: the first bin k at which the power
+// in bins k .. n_fft/2 falls below `fraction` of the frame's total power (plus 2.2e-16), or 0
+// when no bin qualifies (silent frames included). This is the per-frame quantity of Ciba's
+// blind "T60" estimate (reference code); power sums run in double. out: frames ints.
+void rolloff_bins(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
+                  std::size_t hop, bool center, double fraction, int* out, unsigned threads);
+
 }  // namespace stft
 }  // namespace irforge
