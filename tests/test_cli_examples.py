@@ -66,3 +66,32 @@ def test_cli_export(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "cab.wav"), str(tmp_path / "g.wav"), "--set", "bit_depth=16"]) == 0
     assert sf.info(tmp_path / "g.wav").subtype == "PCM_16"
     assert cli.main(["export", str(tmp_path / "cab.wav"), str(tmp_path / "h.wav"), "--preset", "nope"]) == 2
+
+
+def test_cli_sweep_then_measure(tmp_path, capsys):
+    """The file workflow: write a playback file, 'record' it through a known system, measure."""
+    import scipy.signal as ss
+
+    sw = tmp_path / "sweep.wav"
+    assert cli.main(["sweep", str(sw), "--duration", "1.5", "--repeats", "2", "--gap", "1.0"]) == 0
+    assert (tmp_path / "sweep.json").exists()
+    x, sr = sf.read(sw)
+    rng = np.random.default_rng(3)
+    h = np.zeros(3000)
+    h[0] = 1.0
+    h[50:] = 0.3 * rng.standard_normal(2950) * np.exp(-np.arange(2950) / 400)
+    h = ss.sosfilt(ss.butter(8, 15000, fs=sr, output="sos"), h)  # inside the swept band
+    rec = np.concatenate([np.zeros(777), ss.fftconvolve(x, h)])    # unknown latency
+    sf.write(tmp_path / "rec.wav", rec, int(sr), subtype="FLOAT")
+    out = tmp_path / "ir.wav"
+    assert cli.main(["measure", str(sw), str(tmp_path / "rec.wav"), str(out), "--length", "0.1"]) == 0
+    g, _ = sf.read(out)
+    k = int(np.argmax(np.abs(g))) - int(np.argmax(np.abs(h)))   # first arrival moved to pre_delay
+    est = g[k:k + 3000]
+    assert 10 * np.log10(np.sum((est[:len(h)] - h[:len(est)]) ** 2) / np.sum(h ** 2)) < -30
+    # refuses to overwrite; a rate mismatch is a clear error
+    assert cli.main(["measure", str(sw), str(tmp_path / "rec.wav"), str(out)]) == 2
+    sf.write(tmp_path / "rec44.wav", rec, 44100, subtype="FLOAT")
+    assert cli.main(["measure", str(sw), str(tmp_path / "rec44.wav"), str(tmp_path / "o.wav")]) == 2
+    assert "44100 Hz" in capsys.readouterr().err
+    assert cli.main(["sweep", str(sw)]) == 2                        # exists

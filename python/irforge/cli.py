@@ -37,6 +37,88 @@ def _cmd_convolve(args) -> int:
     return 0
 
 
+_SWEEP_KEYS = ("kind", "f_start_hz", "f_end_hz", "duration_s", "sample_rate", "amplitude")
+_LAYOUT_KEYS = ("repeats", "pre_silence_s", "gap_s", "post_silence_s", "marker")
+
+
+def _sidecar(path) -> "Path":
+    from pathlib import Path
+
+    return Path(path).with_suffix(".json")
+
+
+def _cmd_sweep(args) -> int:
+    import json
+    import os
+
+    from . import sweeps
+
+    make = sweeps.exponential if args.kind == "exponential" else sweeps.linear
+    sw = make(args.f_start, args.f_end, args.duration, sample_rate=args.sample_rate, amplitude=args.amplitude)
+    layout = dict(repeats=args.repeats, pre_silence_s=0.5, gap_s=args.gap, post_silence_s=args.gap,
+                  marker=not args.no_marker)
+    side = _sidecar(args.output)
+    if side.exists() and not args.overwrite:
+        raise FileExistsError(f"{side} exists (use --overwrite)")
+    pb = sweeps.write_playback(args.output, sw, overwrite=args.overwrite, **layout)
+    desc = {k: getattr(sw, k) for k in _SWEEP_KEYS} | layout | {"irforge_playback": 1}
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(desc, indent=2))
+    os.replace(tmp, side)
+    print(f"wrote {pb.path} ({len(pb.signal) / sw.sample_rate:.1f} s, {args.repeats} x {args.kind} sweep) "
+          f"and {side}; play it, record it, then: irforge measure {pb.path} RECORDING.wav IR.wav")
+    return 0
+
+
+def _playback_from_sidecar(path, data, sr):
+    """Rebuild the Playback that `irforge sweep` wrote (checked against the file's samples)."""
+    import json
+
+    from . import sweeps
+
+    desc = json.loads(_sidecar(path).read_text())
+    if desc.get("irforge_playback") != 1:
+        raise ValueError(f"{_sidecar(path)} is not an irforge playback description")
+    make = sweeps.exponential if desc["kind"] == "exponential" else sweeps.linear
+    sw = make(desc["f_start_hz"], desc["f_end_hz"], desc["duration_s"], sample_rate=desc["sample_rate"],
+              amplitude=desc["amplitude"])
+    pb = sweeps.write_playback(None, sw, **{k: desc[k] for k in _LAYOUT_KEYS})
+    if sr != sw.sample_rate or len(pb.signal) != len(data) or np.max(np.abs(pb.signal - data)) > 1e-4:
+        raise ValueError(f"{path} does not match its description {_sidecar(path)} (edited or resampled?)")
+    return pb
+
+
+def _read_audio(path, verb):
+    import soundfile as sf
+
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read {str(path)!r}: {exc}") from None
+    return audio.T, float(sr)
+
+
+def _cmd_measure(args) -> int:
+    from .measure import measure_ir
+
+    exc, sr_x = _read_audio(args.excitation, "measure")
+    rec, sr_y = _read_audio(args.recording, "measure")
+    if sr_x != sr_y:
+        raise ValueError(f"the excitation is at {sr_x:g} Hz and the recording at {sr_y:g} Hz; "
+                         "record at the playback rate")
+    if _sidecar(args.excitation).exists():
+        excitation = _playback_from_sidecar(args.excitation, exc[0].astype(np.float64), sr_x)
+    else:
+        excitation = exc[0]
+    ir = measure_ir(excitation, rec[0] if rec.shape[0] == 1 else rec, sample_rate=sr_x,
+                    ir_length_s=args.length)
+    if args.trim:
+        ir = ir.trim()
+    path = ir.save(args.output, overwrite=args.overwrite)
+    print(f"wrote {path}: {ir.n_channels} ch, {ir.duration_s:.3f} s at {ir.sample_rate:g} Hz")
+    return 0
+
+
 def _parse_setting(text: str):
     """KEY=VALUE with VALUE read as a TOML value (numbers, true/false, "strings")."""
     try:
@@ -91,6 +173,29 @@ def main(argv: list[str] | None = None) -> int:
                    help="normalise the output peak to this level in dBFS")
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(func=_cmd_convolve)
+
+    s = sub.add_parser("sweep", help="write a sweep playback file (+ .json description) to measure an IR")
+    s.add_argument("output")
+    s.add_argument("--kind", choices=["exponential", "linear"], default="exponential")
+    s.add_argument("--f-start", type=float, default=20.0, metavar="HZ")
+    s.add_argument("--f-end", type=float, default=20000.0, metavar="HZ")
+    s.add_argument("--duration", type=float, default=5.0, metavar="S", help="of one sweep")
+    s.add_argument("--sample-rate", type=float, default=48000.0, metavar="HZ")
+    s.add_argument("--amplitude", type=float, default=0.5)
+    s.add_argument("--repeats", type=int, default=1, help="sweeps in the file (averaged)")
+    s.add_argument("--gap", type=float, default=3.0, metavar="S", help="silence after each sweep (> IR length)")
+    s.add_argument("--no-marker", action="store_true", help="no alignment tone burst before the first sweep")
+    s.add_argument("--overwrite", action="store_true")
+    s.set_defaults(func=_cmd_sweep)
+
+    m = sub.add_parser("measure", help="measure an IR from a playback/excitation file and its recording")
+    m.add_argument("excitation", help="file from `irforge sweep` (its .json is used) or any played signal")
+    m.add_argument("recording")
+    m.add_argument("output")
+    m.add_argument("--length", type=float, default=None, metavar="S", help="IR length (default: automatic)")
+    m.add_argument("--trim", action="store_true", help="trim to the onset and the noise floor (ISO 3382/Lundeby)")
+    m.add_argument("--overwrite", action="store_true")
+    m.set_defaults(func=_cmd_measure)
 
     e = sub.add_parser("export", help="write an IR file for a convolution plugin (see --list-presets)")
     e.add_argument("ir", nargs="?")
