@@ -26,11 +26,14 @@ _LAZY = {
     "ClippingWarning": ("irforge.measure", "ClippingWarning"),
     "export": ("irforge.export", None),
     "presets": ("irforge.export", "list_presets"),
+    "analyze": ("irforge.analysis", "analyze"),
+    "shape_decay": ("irforge.decay_shaping", "shape_decay"),
 }
 
 __all__ = [
     "ClippingWarning", "Convolver", "ImpulseResponse", "NonlinearityWarning", "ParameterError",
-    "Sweep", "capture", "convolve", "export", "measure_ir", "presets", "sweeps", "__version__",
+    "Sweep", "analyze", "capture", "convolve", "export", "measure_ir", "presets", "shape_decay", "sweeps",
+    "__version__",
 ]
 
 
