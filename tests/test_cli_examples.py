@@ -95,3 +95,22 @@ def test_cli_sweep_then_measure(tmp_path, capsys):
     assert cli.main(["measure", str(sw), str(tmp_path / "rec44.wav"), str(tmp_path / "o.wav")]) == 2
     assert "44100 Hz" in capsys.readouterr().err
     assert cli.main(["sweep", str(sw)]) == 2                        # exists
+
+
+def test_cli_analyze(tmp_path, capsys):
+    import json
+
+    rng = np.random.default_rng(5)
+    sr, n = 48000, 48000
+    h = rng.standard_normal(n) * 10 ** (-3 * np.arange(n) / (0.6 * sr))   # T60 = 0.6 s, all bands
+    irforge.ImpulseResponse(h.astype(np.float32), sample_rate=sr).save(tmp_path / "room.wav")
+    js = tmp_path / "room.json"
+    assert cli.main(["analyze", str(tmp_path / "room.wav"), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "T30 s" in out and "1000" in out
+    d = json.loads(js.read_text())
+    t30 = np.array(irforge.analyze(h, sample_rate=sr).t30_s)
+    assert np.allclose(t30[0, 2:], 0.6, rtol=0.1)                         # 250 Hz .. 8 kHz
+    assert json.dumps(d)  # serialisable
+    assert cli.main(["analyze", str(tmp_path / "room.wav"), "--json", str(js)]) == 2   # no overwrite
+    assert cli.main(["analyze", str(tmp_path / "missing.wav")]) == 2

@@ -28,11 +28,14 @@ _LAZY = {
     "presets": ("irforge.export", "list_presets"),
     "analyze": ("irforge.analysis", "analyze"),
     "shape_decay": ("irforge.decay_shaping", "shape_decay"),
+    "blind_t60": ("irforge.reverberation", "blind_t60"),
+    "dereverb": ("irforge.dereverb", "dereverb"),
+    "Dereverb": ("irforge.dereverb", "Dereverb"),
 }
 
 __all__ = [
-    "ClippingWarning", "Convolver", "ImpulseResponse", "NonlinearityWarning", "ParameterError",
-    "Sweep", "analyze", "capture", "convolve", "export", "measure_ir", "presets", "shape_decay", "sweeps",
+    "ClippingWarning", "Convolver", "Dereverb", "ImpulseResponse", "NonlinearityWarning", "ParameterError",
+    "Sweep", "analyze", "blind_t60", "capture", "convolve", "dereverb", "export", "measure_ir", "presets", "shape_decay", "sweeps",
     "__version__",
 ]
 

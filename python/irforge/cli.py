@@ -119,6 +119,31 @@ def _cmd_measure(args) -> int:
     return 0
 
 
+def _cmd_analyze(args) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    from .analysis import analyze
+    from .impulse_response import ImpulseResponse
+
+    ir = ImpulseResponse.load(args.ir)
+    if args.channel is not None:
+        ir = ir.to_mono(channel=args.channel)
+    bands = None if args.bands == "none" else args.bands
+    r = analyze(ir, bands=bands, f_min_hz=args.f_min, f_max_hz=args.f_max)
+    print(r)
+    if args.json:
+        out = Path(args.json)
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(f"{out} exists (use --overwrite)")
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(r.to_dict(), indent=1))
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+    return 0
+
+
 def _parse_setting(text: str):
     """KEY=VALUE with VALUE read as a TOML value (numbers, true/false, "strings")."""
     try:
@@ -196,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--trim", action="store_true", help="trim to the onset and the noise floor (ISO 3382/Lundeby)")
     m.add_argument("--overwrite", action="store_true")
     m.set_defaults(func=_cmd_measure)
+
+    a = sub.add_parser("analyze", help="ISO 3382-1 parameters of an IR (EDT, T20, T30, C50, C80, D50, Ts, DRR)")
+    a.add_argument("ir")
+    a.add_argument("--bands", choices=["octave", "third", "none"], default="octave")
+    a.add_argument("--f-min", type=float, default=None, metavar="HZ", help="lowest band centre (default 63)")
+    a.add_argument("--f-max", type=float, default=None, metavar="HZ", help="highest band centre (default 8000)")
+    a.add_argument("--channel", type=int, default=None, help="analyse only this channel (B-format W = 0)")
+    a.add_argument("--json", default=None, metavar="PATH", help="also write all values as JSON")
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=_cmd_analyze)
 
     e = sub.add_parser("export", help="write an IR file for a convolution plugin (see --list-presets)")
     e.add_argument("ir", nargs="?")

@@ -1,0 +1,142 @@
+"""Ciba's dereverberation filter: irforge vs a literal numpy re-implementation of the published code.
+
+    .venv/bin/python benchmarks/bench_dereverb.py [--reps 5] [--eval] [--quick]
+
+Workload (the paper's): 10 periods of a 5 s linear sweep 20 Hz - 20 kHz at 48 kHz
+(scipy.signal.chirp), its "recording" = the sweep convolved with a real room IR from
+../shared/data (resampled to 48 kHz) plus white noise 60 dB under its RMS, and a 30 s recording
+z = dry speech tiled to 30 s convolved with the same IR. Peers in the same process, same run:
+
+* ``numpy``: ``tests/reference_ciba.py`` ``ciba_filter`` (the published code step by step,
+  librosa's STFT re-written in numpy);
+* ``irforge``: ``irforge.dereverb.dereverb(z, excitation=x, recorded_excitation=y,
+  sample_rate=48000, mode="reference")``.
+
+Medians of ``--reps`` runs after a warm-up; the ratio is numpy time / irforge time (target >= 20)
+and the correlation of the two filtered signals (target >= 0.999).
+
+``--eval`` adds the comparison of the two modes on several real room IRs (effective IR = system
+IR followed by the filter, see ``irforge.dereverb.effective_ir``; D50, C50, T30 from
+``irforge.analysis.analyze`` broadband; SI-SDR of the filtered recording against the dry signal
+after alignment) and the paper's Table 1 measures for degraded vs filtered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+from _common import emit_result, environment, print_table, time_call
+
+SR = 48000
+ROOMS = {
+    "museum basement (clap)": "room_ir/freesound_peter1955_basement_museum_Unterlinden_clap_48k.wav",
+    "Spokane hall": "room_ir/openair_SpokaneWomansClub_stereo_44k.wav",
+    "Jack Lyons hall": "room_ir/openair_JackLyonsHall_Bformat_96k.wav",
+    "Genesis6 studio": "room_ir/openair_Genesis6StudioLiveRoom_Bformat_96k.wav",
+    "KEMAR BRIR (L)": "room_ir/spatialaudio_brir_sweep_Netzwerkakademie_KEMAR_from_mat.wav",
+}
+DRY = {"speech": "dry/speech_spatialaudio_xmas_male_voice.wav", "guitar": "dry/guitarDI_gulmini_loop.wav"}
+
+
+def aligned_si_sdr(out, dry, sr=SR, max_lag_s=0.1, edge=20000):
+    """SI-SDR of ``out`` against ``dry`` after the best lag within +-max_lag_s (FFT xcorr)."""
+    import scipy.signal as ss
+    from irforge.metrics import si_sdr
+
+    n = min(len(out), len(dry))
+    a, b = np.asarray(out[:n], float), np.asarray(dry[:n], float)
+    m = min(n, 4 * sr)
+    c = ss.correlate(a[:m], b[:m], "full", method="fft")
+    mid, L = m - 1, int(max_lag_s * sr)
+    lag = int(np.argmax(np.abs(c[mid - L:mid + L + 1]))) - L
+    if lag >= 0:
+        a, b = a[lag:], b[:n - lag]
+    else:
+        a, b = a[:n + lag], b[-lag:]
+    return si_sdr(a[edge:-edge], b[edge:-edge])
+
+
+def broadband(ir):
+    from irforge.analysis import analyze
+
+    r = analyze(np.asarray(ir, np.float32), sample_rate=SR, bands="octave")
+    bb = r.broadband
+    return float(np.ravel(bb.d50)[0]), float(np.ravel(bb.c50_db)[0]), float(np.ravel(bb.t30_s)[0])
+
+
+def speed(reps):
+    import reference_ciba as rc
+    from irforge.dereverb import dereverb
+
+    x, y, z, h, dry = rc.make_paper_workload()
+    t_np = time_call(lambda: rc.ciba_filter(x, y, z, SR)["audio"], reps=max(1, reps // 2), warmup=1)
+    t_if = time_call(lambda: dereverb(z, excitation=x, recorded_excitation=y, sample_rate=SR).audio,
+                     reps=reps, warmup=2)
+    corr = float(np.corrcoef(t_np["out"], t_if["out"])[0, 1])
+    ratio = t_np["wall_med"] / t_if["wall_med"]
+    print_table(["implementation", "median wall s", "cpu s", "foreign cores"],
+                [["numpy re-implementation", t_np["wall_med"], t_np["cpu_med"], t_np["foreign_cores"]],
+                 ["irforge dereverb(reference)", t_if["wall_med"], t_if["cpu_med"], t_if["foreign_cores"]]],
+                title="Ciba filter, paper workload (10 x 5 s sweep, 30 s recording, 48 kHz)")
+    print(f"speed-up numpy/irforge: {ratio:.1f}x (target >= 20); correlation of the outputs: {corr:.7f}")
+    return dict(numpy_s=t_np["wall_med"], irforge_s=t_if["wall_med"], ratio=ratio, corr=corr,
+                numpy_walls=t_np["walls"], irforge_walls=t_if["walls"])
+
+
+def evaluate(quick):
+    import reference_ciba as rc
+    from irforge.dereverb import dereverb, effective_ir, ir_measures, signal_measures
+    from irforge.metrics import ciba_lsd
+
+    rows, table1 = [], []
+    rooms = list(ROOMS.items())[:2] if quick else list(ROOMS.items())
+    for room, path in rooms:
+        x, y, z, h, dry = rc.make_paper_workload(ir=path, ir_seconds=None, periods=4, z_seconds=15.0)
+        d50, c50, t30 = broadband(h)
+        rows.append([room, "degraded (system IR)", d50, c50, t30, aligned_si_sdr(z, dry)])
+        variants = [("reference", {}), ("improved", {}), ("improved", dict(phase="minimum"))]
+        for mode, kw in variants:
+            r = dereverb(z, excitation=x, recorded_excitation=y, sample_rate=SR, mode=mode, **kw)
+            e = effective_ir(r, h)
+            d50, c50, t30 = broadband(e)
+            label = mode + ("" if not kw else f" ({kw['phase']} phase)")
+            out = np.concatenate([np.zeros(r.trim_samples, np.float32), r.audio]) if r.trim_samples else r.audio
+            rows.append([room, label, d50, c50, t30, aligned_si_sdr(out, dry)])
+            if room == rooms[0][0] or room == "Spokane hall":
+                zz = z[r.trim_samples:]
+                for tag, sig, irx in (("degraded", zz, h), ("filtered " + label, r.audio, e)):
+                    sm = signal_measures(sig, sample_rate=SR)
+                    im = ir_measures(irx, sample_rate=SR)
+                    table1.append([room, tag, sm["min"], sm["max"], sm["peak_db"], sm["dc_offset_db"],
+                                   sm["rms_min_db"], sm["rms_max_db"], sm["rms_avg_db"],
+                                   "" if tag == "degraded" else ciba_lsd(r.audio, zz),
+                                   im["t30_s"], im["edt_s"], im["d50"]])
+    print_table(["room", "signal", "D50", "C50 dB", "T30 s", "SI-SDR dB"], rows,
+                title="Effective IR (system IR -> filter) and SI-SDR vs the dry speech; 4 x 5 s sweep, 15 s z")
+    print_table(["room", "signal", "min", "max", "peak dB", "DC dB", "RMS min dB", "RMS max dB",
+                 "RMS avg dB", "LSD dB", "T30 s", "EDT s", "D50"], table1,
+                title="Table 1 measures (signal: degraded z vs filtered; IR measures of system IR vs effective IR)")
+    return dict(rows=rows, table1=table1)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--eval", action="store_true", help="also compare the modes on real IRs")
+    ap.add_argument("--quick", action="store_true", help="--eval on two rooms only")
+    args = ap.parse_args(argv)
+    res = dict(speed=speed(args.reps))
+    if args.eval:
+        res["eval"] = evaluate(args.quick)
+    emit_result(dict(bench="dereverb", env=environment(), **res))
+
+
+if __name__ == "__main__":
+    main()
