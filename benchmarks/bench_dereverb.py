@@ -9,14 +9,14 @@ z = dry speech tiled to 30 s convolved with the same IR. Peers in the same proce
 
 * ``numpy``: ``tests/reference_ciba.py`` ``ciba_filter`` (the published code step by step,
   librosa's STFT re-written in numpy);
-* ``irforge``: ``irforge.dereverb.dereverb(z, excitation=x, recorded_excitation=y,
+* ``irforge``: ``irforge.dereverberation.dereverb(z, excitation=x, recorded_excitation=y,
   sample_rate=48000, mode="reference")``.
 
 Medians of ``--reps`` runs after a warm-up; the ratio is numpy time / irforge time (target >= 20)
 and the correlation of the two filtered signals (target >= 0.999).
 
 ``--eval`` adds the comparison of the two modes on several real room IRs (effective IR = system
-IR followed by the filter, see ``irforge.dereverb.effective_ir``; D50, C50, T30 from
+IR followed by the filter, see ``irforge.dereverberation.effective_ir``; D50, C50, T30 from
 ``irforge.analysis.analyze`` broadband; SI-SDR of the filtered recording against the dry signal
 after alignment) and the paper's Table 1 measures for degraded vs filtered.
 """
@@ -73,7 +73,7 @@ def broadband(ir):
 
 def speed(reps):
     import reference_ciba as rc
-    from irforge.dereverb import dereverb
+    from irforge.dereverberation import dereverb
 
     x, y, z, h, dry = rc.make_paper_workload()
     t_np = time_call(lambda: rc.ciba_filter(x, y, z, SR)["audio"], reps=max(1, reps // 2), warmup=1)
@@ -92,7 +92,7 @@ def speed(reps):
 
 def evaluate(quick):
     import reference_ciba as rc
-    from irforge.dereverb import dereverb, effective_ir, ir_measures, signal_measures
+    from irforge.dereverberation import dereverb, effective_ir, ir_measures, signal_measures
     from irforge.metrics import ciba_lsd
 
     rows, table1 = [], []

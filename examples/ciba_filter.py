@@ -4,7 +4,7 @@
 
 Builds the paper's workload from ../shared/data (periodic 5 s linear sweep 20 Hz - 20 kHz at
 48 kHz, its recording through a real room IR plus noise, and reverberant speech), filters the
-speech with ``irforge.dereverb.dereverb`` in "reference" and "improved" mode, and writes to
+speech with ``irforge.dereverberation.dereverb`` in "reference" and "improved" mode, and writes to
 OUT_DIR: the degraded and filtered WAVs, ``table1.txt`` (the paper's Table 1 measures) and, when
 matplotlib is importable, ``decay_matrix.png`` (figure 1) and ``ir_before_after.png`` (figure 2).
 By default a reduced workload (3 sweep periods, 12 s of speech); ``--full`` uses the paper's
@@ -33,7 +33,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
 
     import reference_ciba as rc
-    from irforge.dereverb import dereverb, effective_ir, ir_measures, signal_measures
+    from irforge.dereverberation import dereverb, effective_ir, ir_measures, signal_measures
     from irforge.metrics import ciba_lsd
 
     fs = 48000

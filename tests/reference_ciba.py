@@ -1,7 +1,7 @@
 """A slow, literal numpy re-implementation of Ciba's published filter (the test oracle).
 
 Written step by step from ``../shared/reference/ciba-reference-behaviour.md`` (which describes the
-author's published code) so that ``irforge.dereverb(mode="reference")`` can be checked against it
+author's published code) so that ``irforge.dereverberation(mode="reference")`` can be checked against it
 and timed against it in ``benchmarks/bench_dereverb.py``. Nothing here is optimised on purpose:
 full complex FFTs, one frame at a time, the cepstral round trip done literally, float64 throughout.
 

@@ -1,4 +1,4 @@
-"""irforge.dereverb: Ciba's filter (reference mode vs the numpy re-implementation of the published
+"""irforge.dereverberation: Ciba's filter (reference mode vs the numpy re-implementation of the published
 code in tests/reference_ciba.py), the improved mode, the streaming effect, bad input."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import reference_ciba as rc
 from conftest import data_file
 from irforge import ImpulseResponse
 from irforge._errors import ParameterError
-from irforge.dereverb import (
+from irforge.dereverberation import (
     REFERENCE_MIN_SAMPLES,
     Dereverb,
     dereverb,

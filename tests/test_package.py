@@ -29,3 +29,17 @@ def test_import_is_light():
     code = "import sys, irforge; print(sorted(m for m in ('irforge.measure', 'scipy.signal') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_lazy_names_survive_submodule_imports():
+    """Importing a feature module must not shadow a public function of the same name
+    (a submodule import sets the package attribute): module names differ from API names."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(irforge.__path__):
+        importlib.import_module(f"irforge.{info.name}")
+    for name, (module, attr) in irforge._LAZY.items():
+        value = getattr(irforge, name)
+        expected = importlib.import_module(module) if attr is None else getattr(importlib.import_module(module), attr)
+        assert value is expected, name

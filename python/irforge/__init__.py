@@ -29,8 +29,8 @@ _LAZY = {
     "analyze": ("irforge.analysis", "analyze"),
     "shape_decay": ("irforge.decay_shaping", "shape_decay"),
     "blind_t60": ("irforge.reverberation", "blind_t60"),
-    "dereverb": ("irforge.dereverb", "dereverb"),
-    "Dereverb": ("irforge.dereverb", "Dereverb"),
+    "dereverb": ("irforge.dereverberation", "dereverb"),
+    "Dereverb": ("irforge.dereverberation", "Dereverb"),
 }
 
 __all__ = [

@@ -752,7 +752,7 @@ def dereverb(recording, *, excitation, recorded_excitation, sample_rate: float,
     Example
     -------
     >>> import numpy as np, scipy.signal as ss
-    >>> from irforge.dereverb import dereverb
+    >>> from irforge.dereverberation import dereverb
     >>> fs = 16000; t = np.arange(2 * fs) / fs
     >>> x = np.tile(ss.chirp(t, 20, 2, 7000), 4).astype(np.float32)
     >>> h = np.exp(-t[:4000] * 30) * np.random.default_rng(0).standard_normal(4000); h[0] = 4

@@ -13,7 +13,7 @@
 ``"ciba_code"``
     What the published code computes instead (see ../shared/reference): per *frame*, the first
     bin where the fraction of the frame's energy at or above that bin falls under 0.001, times
-    2 / fs. Used by :func:`irforge.dereverb.dereverb` in reference mode.
+    2 / fs. Used by :func:`irforge.dereverberation.dereverb` in reference mode.
 
 References
 ----------
