@@ -6,6 +6,7 @@ namespace py = pybind11;
 void init_fft(py::module_& m, py::module_& internal);
 void init_convolution(py::module_& m, py::module_& internal);
 void init_stft(py::module_& m, py::module_& internal);
+void init_correlation(py::module_& m, py::module_& internal);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "irforge C++ core (FFT, partitioned convolution, STFT)";
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     init_fft(m, internal);
     init_convolution(m, internal);
     init_stft(m, internal);
+    init_correlation(m, internal);
 }

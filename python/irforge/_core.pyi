@@ -3,7 +3,7 @@
 import numpy as np
 import numpy.typing as npt
 
-def rfft(x: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]: ...
+def rfft(x: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]: ...  # rows in parallel
 def irfft(spectrum: npt.NDArray[np.complex64], n: int) -> npt.NDArray[np.float32]: ...
 def stft(
     x: npt.NDArray[np.float32], window: npt.NDArray[np.float32], hop: int, center: bool = True,
@@ -17,6 +17,9 @@ def stft_rolloff(
     x: npt.NDArray[np.float32], window: npt.NDArray[np.float32], hop: int, center: bool = True,
     fraction: float = 0.001, threads: int = 0,
 ) -> npt.NDArray[np.int32]: ...  # (channels, frames)
+def xcorr_lags(
+    y: npt.NDArray[np.float64], x: npt.NDArray[np.float64], lo: int, hi: int, threads: int = 0,
+) -> npt.NDArray[np.float64]: ...  # numpy.correlate(y, x, "full") at lags lo..hi
 def convolve(
     audio: npt.NDArray[np.float32],
     irs: npt.NDArray[np.float32],

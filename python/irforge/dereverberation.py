@@ -77,6 +77,8 @@ _TAPER_RATE = 0.00025               # exp(-0.00025 j) over the last quarter of t
 _LN1000 = math.log(1000.0)
 #: a Lundeby noise floor above this (dB re the IR's peak) is taken for truncated reverberation
 _NOISE_FLOOR_MAX_DB = -30.0
+#: improved mode: part of the measured IR kept before its peak, seconds
+_PRE_PEAK_S = 0.01
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,15 +203,12 @@ def _full_xcorr_exact(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _lags_exact(y: np.ndarray, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Full cross-correlation values for lags lo..hi (inclusive), exact float64 dot products."""
-    nx, ny = len(x), len(y)
-    pad_l = max(0, -lo)
-    pad_r = max(0, hi + nx - ny)
-    yp = np.concatenate([np.zeros(pad_l), y, np.zeros(pad_r)]) if (pad_l or pad_r) else y
-    s = lo + pad_l
-    n_lags = hi - lo + 1
-    # einsum: numpy's own SIMD loop (BLAS threads contend badly on a loaded machine)
-    return np.array([np.einsum("i,i->", yp[s + k:s + k + nx], x) for k in range(n_lags)])
+    """Full cross-correlation values for lags lo..hi (inclusive), exact float64 sums (C++ core,
+    all lags in one pass over memory)."""
+    from . import _core
+
+    return _core.xcorr_lags(np.ascontiguousarray(y, np.float64), np.ascontiguousarray(x, np.float64),
+                            int(lo), int(hi))
 
 
 def _block_sum(s: np.ndarray, decim: int) -> np.ndarray:
@@ -222,9 +221,9 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int 
 
     Short signals: the full float64 correlation. Long ones: the correlation of the signals
     summed over blocks of ``decim`` samples (C++ core FFT, float32) locates up to ``candidates``
-    separated coarse peaks (those within 3 % of the highest); around each, the correlation of
-    blocks of 2 is evaluated exactly at +-4 lags, then the full-rate correlation exactly
-    (float64 dot products) at +-3 lags around that, and the best exact value wins. Equal to the
+    separated coarse peaks (those within 3 % of the highest); around each, the full-rate
+    correlation is evaluated exactly (float64, C++ core) at +-(decim + 3) lags, and the best
+    exact value wins. Equal to the
     full search unless the correlation has two separate maxima within the coarse search's error
     of each other.
     """
@@ -252,14 +251,10 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int 
             break
         if all(abs(int(j) - p) > 4 for p in picks):
             picks.append(int(j))
-    y2, x2 = _block_sum(y, 2), _block_sum(x, 2)
     best_lag, best_val = 0, -np.inf
     for j in picks:
-        lag0 = (j - (len(xd) - 1)) * (decim // 2)           # in units of 2 samples
-        lo, hi = max(lag0 - decim // 2 - 2, -(len(x2) - 1)), min(lag0 + decim // 2 + 2, len(y2) - 1)
-        v2 = _lags_exact(y2, x2, lo, hi)
-        lag1 = 2 * (lo + int(np.argmax(v2)))
-        lo, hi = max(lag1 - 3, -(nx - 1)), min(lag1 + 3, ny - 1)
+        lag0 = (j - (len(xd) - 1)) * decim
+        lo, hi = max(lag0 - decim - 3, -(nx - 1)), min(lag0 + decim + 3, ny - 1)
         vals = _lags_exact(y, x, lo, hi)
         k = int(np.argmax(vals))
         if vals[k] > best_val or (vals[k] == best_val and lo + k < best_lag):
@@ -585,7 +580,12 @@ def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_lengt
     n_fft += n_fft % 2
     n = min(len(x), len(y))
     h_full, d, n_frames = _improved_system_ir(x[:n], y[:n], sr, n_fft, phase)
-    n_ir = min(int(round(ir_length_s * sr)), n_fft // 2)
+    # the pair is aligned on the IR's peak: whatever arrives before the peak (the direct sound
+    # when a reflection is louder, the rise of a band-limited peak) wrapped to the end of the
+    # circular estimate. Rotate it back in front, or the inverse never sees it.
+    pre = min(int(round(_PRE_PEAK_S * sr)), n_fft // 8)
+    h_full = np.roll(h_full, pre)
+    n_ir = min(int(round(ir_length_s * sr)) + pre, n_fft // 2)
     h = h_full[:n_ir].copy()
     peak = np.max(np.abs(h))
     if not np.isfinite(peak) or peak <= 0:
@@ -618,7 +618,7 @@ def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_lengt
     H = stft(h.astype(np.float32), n_fft=_N_FFT, hop=_HOP)
     F = H.shape[1]
     times = np.arange(F) * _HOP / sr
-    t_eff = np.maximum(times - early_ms * 1e-3, 0.0)
+    t_eff = np.maximum(times - pre / sr - early_ms * 1e-3, 0.0)
     D = np.exp(-alpha[:, None] * t_eff[None, :])
     h_d = istft(H * D.astype(np.float32), n_fft=_N_FFT, hop=_HOP, length=len(h)).astype(np.float64)
     # regularised inverse: G = Hd conj(H) / (|H|^2 + lambda), lambda from a relative floor

@@ -1,0 +1,17 @@
+// irforge/correlation.h - exact cross-correlation at a window of lags.
+//
+// Used to refine a peak found on a coarse (decimated, FFT-based) correlation: a handful of
+// lags of two long signals, in double precision, in one pass over memory.
+#pragma once
+
+#include <cstddef>
+
+namespace irforge {
+
+// c[k] = sum_i x[i] * y[i + lo + k] for k in [0, n_lags), over the i where both indices are
+// inside their signals (numpy.correlate(y, x, "full")[lo + nx - 1 + k]). Work is split over
+// `threads` threads (0 = all cores).
+void xcorr_lags(const double* y, std::size_t ny, const double* x, std::size_t nx, long long lo,
+                std::size_t n_lags, double* c, unsigned threads);
+
+}  // namespace irforge
