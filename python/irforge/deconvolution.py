@@ -1,0 +1,1156 @@
+"""Getting the dry signal back: deconvolution of a recording by a known impulse response.
+
+A recording ``y = h * x + n`` of a dry signal ``x`` through a system with impulse response
+``h`` (a room, a cabinet, a microphone chain) plus noise ``n``. :func:`deconvolve` estimates
+``x`` from ``y`` and ``h``.
+
+Why the obvious approaches fail
+-------------------------------
+``scipy.signal.deconvolve(y, h)`` is polynomial long division: it runs the recursion
+``x[n] = (y[n] - sum_k h[k] x[n-k]) / h[0]``, i.e. the IIR filter ``1/H(z)``. A measured room
+or cabinet IR has zeros outside the unit circle (it is not minimum phase) and usually a tiny
+``h[0]`` (the bulk delay before the direct sound), so the recursion is unstable and the result
+overflows to Inf/NaN after a few hundred samples. Plain spectral division ``Y/H`` is stable
+(it is the non-causal inverse) but divides by ``|H|`` where it is tiny - deep notches, the band
+edges of a cabinet, the bulk-delay ripple - and blows the noise up there by the notch depth
+(+30 dB and more on real IRs).
+
+What this module does
+---------------------
+Every method except ``"stft"``, ``"threshold"`` and ``"naive"`` designs one finite inverse
+filter ``g`` (FIR, a few times the IR's length, with a modelling delay ``d`` so that the
+non-causal part of the inverse fits) and applies it with the C++ partitioned-convolution
+engine; the first ``d`` samples are dropped so that the output lines up with the dry signal.
+Because ``g`` inverts the *whole* IR, the IR's bulk delay (the samples before the direct
+sound) is removed too: the output starts where the dry signal started.
+
+- ``"wiener"`` (what ``"auto"`` picks): ``G = conj(H) / (|H|^2 + S_n / S_x)`` with the noise
+  PSD ``S_n`` estimated from the recording itself (a low percentile of per-frame spectra, i.e.
+  minimum statistics) or given as ``noise_db`` / a noise-only excerpt, and the dry PSD
+  ``S_x = max(S_y - S_n, floor) / |H|^2`` from a Welch estimate of the recording. The
+  regularisation is thus frequency dependent and follows the actual SNR.
+- ``"tikhonov"``: constant ``lam`` (relative to ``max |H|^2``), chosen by generalised
+  cross-validation when not given.
+- ``"kirkeby"``: Kirkeby's fast deconvolution, small regularisation inside
+  ``[f_low_hz, f_high_hz]`` and large outside, with ``phase="mixed"`` (full inverse),
+  ``"minimum"`` (invert only the minimum-phase part, causal) or ``"linear"`` (invert only the
+  magnitude, linear phase).
+- ``"threshold"``: the rule from the question that started this project (regularisation 0
+  where ``|H|`` is above -30 dB re its maximum, 1e-5 elsewhere, added to ``H``), on full-length
+  FFTs. A baseline.
+- ``"stft"``: frame-wise division in the STFT domain with Hann windows and overlap-add
+  (Ciba 2025, eq. 19), regularised with the Wiener ``S_n / S_x``.
+- ``"naive"``: ``Y / H`` on full-length FFTs; warns. For comparison only.
+
+The output always has the recording's channels and length. Where the recording contains the
+reverberant tail (``len(y) = len(x) + len(h) - 1``) the samples after the dry signal's end
+come out (nearly) silent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.fft as sfft
+
+from ._errors import ParameterError
+from ._validation import (as_audio_2d, as_float_array, check_finite, check_positive_int,
+                          check_real, check_sample_rate)
+from .impulse_response import ImpulseResponse
+
+__all__ = ["deconvolve", "inverse_filter", "Deconvolver", "deconvolve_file", "METHODS",
+           "DeconvolutionWarning"]
+
+METHODS = ("auto", "wiener", "tikhonov", "threshold", "kirkeby", "stft", "naive")
+_PHASES = ("minimum", "linear", "mixed")
+#: what "auto" resolves to: the best method in benchmarks/bench_deconvolve.py (mean SI-SDR over
+#: speech/guitar x room/cabinet x 60/40/30 dB SNR pairs), see BENCHMARKS.md.
+_AUTO = "wiener"
+
+
+class DeconvolutionWarning(UserWarning):
+    """A deconvolution result that is likely poor (plain division, ill-conditioned IR)."""
+
+
+# ------------------------------------------------------------------------------------------
+# input handling
+# ------------------------------------------------------------------------------------------
+def _ir_at_rate(ir, sample_rate: float | None, name: str = "ir") -> tuple[np.ndarray, float | None]:
+    """IR as float64 (channels, m) at ``sample_rate`` (an ImpulseResponse is resampled, soxr)."""
+    if isinstance(ir, ImpulseResponse):
+        if sample_rate is not None and ir.sample_rate != sample_rate:
+            ir = ir.resample(sample_rate)
+        h, sr = ir.data, ir.sample_rate
+    else:
+        if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
+            return _ir_at_rate(ImpulseResponse.load(ir), sample_rate, name)
+        h = as_float_array(ir, name)
+        sr = sample_rate
+        if h.ndim == 1:
+            h = h[None, :]
+        if h.ndim != 2:
+            raise ParameterError(f"{name} must be 1-D or 2-D (channels, samples), got shape {h.shape}")
+        if h.shape[0] == 0 or h.shape[1] == 0:
+            raise ParameterError(f"{name} is empty (shape {h.shape})")
+        if h.shape[0] > 8 and h.shape[1] <= 8:
+            raise ParameterError(f"{name} has shape {h.shape}, which looks transposed; pass "
+                                 f"(channels, samples)")
+        check_finite(h, name)
+    h = np.asarray(h, dtype=np.float64)
+    peak = np.max(np.abs(h), axis=1)
+    if np.any(peak == 0):
+        raise ParameterError(f"{name} is all zeros in channel(s) {np.flatnonzero(peak == 0).tolist()}: "
+                             f"there is nothing to invert")
+    return h, sr
+
+
+def _check_method(method: str) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    return _AUTO if method == "auto" else method
+
+
+def _check_band(f_low_hz, f_high_hz, sr: float) -> tuple[float, float]:
+    nyq = sr / 2
+    lo = check_real(f_low_hz, "f_low_hz", low=0.0)
+    hi = nyq * 0.95 if f_high_hz is None else check_real(f_high_hz, "f_high_hz", low=0.0)
+    if hi > nyq:
+        raise ParameterError(f"f_high_hz must be <= the Nyquist frequency {nyq:g} Hz, got {f_high_hz!r}")
+    if lo >= hi:
+        raise ParameterError(f"f_low_hz must be below f_high_hz, got f_low_hz={f_low_hz!r}, "
+                             f"f_high_hz={hi!r}")
+    return lo, hi
+
+
+def _check_lam(lam) -> float | None:
+    if lam is None:
+        return None
+    v = check_real(lam, "lam")
+    if v < 0:
+        raise ParameterError(f"lam (regularisation) must be >= 0, got {lam!r}")
+    return v
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, int(math.ceil(math.log2(max(1, n)))))
+
+
+def _default_filter_length(m: int) -> int:
+    return max(32768, _pow2(8 * m))
+
+
+def _welch_size(sr: float) -> int:
+    """Welch/STFT frame of about 43 ms: 2048 at 44.1/48 kHz, 4096 at 96 kHz."""
+    return _pow2(int(0.0427 * sr))
+
+
+# ------------------------------------------------------------------------------------------
+# PSD statistics of a recording: mean power and a low percentile per bin (minimum statistics)
+# ------------------------------------------------------------------------------------------
+_HIST_LO, _HIST_HI, _HIST_STEP = -300.0, 100.0, 0.25     # dB range and resolution
+_NOISE_Q = 0.005        # percentile of frame powers taken as the noise floor
+_SMOOTH_BINS = 9       # frequency smoothing before the percentile (variance reduction)
+_FIT_ITERS = 12        # scoring iterations of the band-wise signal/noise fit
+_OVERSUB = 1.4         # S_x = max(S_y - _OVERSUB * S_n, 0) / |H|^2
+
+
+def _smooth_bins(p: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """Moving average along ``axis`` (odd width, edges use the available samples)."""
+    if width <= 1:
+        return p
+    k = np.ones(width) / width
+    num = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), axis, p)
+    ones = np.ones(p.shape[axis])
+    den = np.convolve(ones, k, mode="same")
+    shape = [1] * p.ndim
+    shape[axis] = -1
+    return num / den.reshape(shape)
+
+
+class _PsdStats:
+    """Streaming Welch statistics of a (channels, samples) signal fed in blocks.
+
+    Keeps the running sum of frame power spectra (for ``S_y``) and, per bin, a histogram of the
+    frequency-smoothed frame powers in dB (for a low percentile: the noise floor). Memory is
+    independent of the signal length (about 13 MB for stereo at 2048 points).
+    """
+
+    def __init__(self, channels: int, n_fft: int):
+        from . import _stft
+
+        self.n_fft = n_fft
+        self.hop = n_fft // 4
+        self.w = _stft.get_window("hann", n_fft)
+        self.wss = float(np.sum(self.w ** 2))
+        self.bins = n_fft // 2 + 1
+        self.sum = np.zeros((channels, self.bins))
+        self.count = 0
+        self.n_hist = int(round((_HIST_HI - _HIST_LO) / _HIST_STEP))
+        self.hist = np.zeros((channels, self.bins, self.n_hist), np.int32)
+        self.carry = np.zeros((channels, 0), np.float32)
+        self.channels = channels
+
+    def feed(self, block: np.ndarray) -> None:
+        from . import _stft
+
+        buf = np.concatenate([self.carry, block], axis=1) if self.carry.shape[1] else block
+        n = buf.shape[1]
+        if n < self.n_fft:
+            self.carry = buf
+            return
+        F = 1 + (n - self.n_fft) // self.hop
+        used = buf[:, : (F - 1) * self.hop + self.n_fft]
+        S = _stft.stft(used, n_fft=self.n_fft, hop=self.hop, center=False)[..., :F]
+        self.carry = np.ascontiguousarray(buf[:, F * self.hop:])
+        self._add(np.abs(S).astype(np.float64) ** 2 / self.wss)
+
+    def finish(self) -> None:
+        """Analyse what is left (zero-padded last frame)."""
+        from . import _stft
+
+        if self.carry.shape[1] and (self.count == 0 or self.carry.shape[1] > self.n_fft // 2):
+            buf = np.pad(self.carry, ((0, 0), (0, self.n_fft - self.carry.shape[1] % self.n_fft
+                                               if self.carry.shape[1] % self.n_fft else 0)))
+            S = _stft.stft(buf, n_fft=self.n_fft, hop=self.hop, center=False)
+            self._add(np.abs(S).astype(np.float64) ** 2 / self.wss)
+        self.carry = self.carry[:, :0]
+
+    def _add(self, P: np.ndarray) -> None:
+        # P: (channels, bins, frames). Digitally silent frames say nothing about the noise.
+        live = P.sum(axis=1).min(axis=0) > 0
+        P = P[..., live]
+        if P.shape[-1] == 0:
+            return
+        self.sum += P.sum(axis=-1)
+        self.count += P.shape[-1]
+        Ps = _smooth_bins(P, _SMOOTH_BINS, axis=1)
+        idx = np.floor((10 * np.log10(np.maximum(Ps, 1e-300)) - _HIST_LO) / _HIST_STEP)
+        idx = np.clip(idx, 0, self.n_hist - 1).astype(np.int64)
+        for c in range(self.channels):
+            flat = (np.arange(self.bins)[:, None] * self.n_hist + idx[c]).ravel()
+            self.hist[c] += np.bincount(flat, minlength=self.bins * self.n_hist).reshape(
+                self.bins, self.n_hist).astype(np.int32)
+
+    def mean_psd(self) -> np.ndarray:
+        return self.sum / max(self.count, 1)
+
+    def percentile_psd(self, q: float) -> np.ndarray:
+        cdf = np.cumsum(self.hist, axis=-1)
+        total = np.maximum(cdf[..., -1:], 1)
+        k = np.argmax(cdf >= q * total, axis=-1)
+        return 10 ** ((_HIST_LO + (k + 0.5) * _HIST_STEP) / 10)
+
+
+_BIAS_CACHE: dict = {}
+
+
+def _noise_bias(n_fft: int) -> float:
+    """Ratio (true noise PSD) / (percentile estimate) for white Gaussian noise, measured once.
+
+    The percentile of smoothed periodogram values sits below their mean by a factor that depends
+    only on the percentile, the smoothing and the window; it is calibrated here on synthetic
+    noise (deterministic seed) rather than from an approximate chi-square formula.
+    """
+    if n_fft not in _BIAS_CACHE:
+        r = np.random.default_rng(12345)
+        x = r.standard_normal((1, n_fft * 64)).astype(np.float32)
+        st = _PsdStats(1, n_fft)
+        st.feed(x)
+        est = st.percentile_psd(_NOISE_Q)[0, _SMOOTH_BINS:-_SMOOTH_BINS]
+        _BIAS_CACHE[n_fft] = float(1.0 / np.median(est))
+    return _BIAS_CACHE[n_fft]
+
+
+@dataclass
+class _Spectra:
+    """Welch-resolution spectra of one recording, per channel (frequency grid of n_fft)."""
+    n_fft: int
+    s_y: np.ndarray    # (channels, bins) mean PSD of the recording (per-sample variance units)
+    s_n: np.ndarray    # (channels, bins) noise PSD
+    fine: "_FineStats | None" = None   # long-frame spectrum for the band-wise signal/noise fit
+    fine_sr: float = 0.0
+
+
+def _recording_spectra(stats: _PsdStats, *, noise_db, noise) -> _Spectra:
+    s_y = stats.mean_psd()
+    if noise is not None:
+        nz, _ = as_audio_2d(noise, "noise")
+        if nz.shape[0] not in (1, s_y.shape[0]):
+            raise ParameterError(f"noise has {nz.shape[0]} channels; the recording has {s_y.shape[0]}")
+        if nz.shape[1] < stats.n_fft:
+            raise ParameterError(f"noise excerpt must be at least {stats.n_fft} samples, got {nz.shape[1]}")
+        ns = _PsdStats(nz.shape[0], stats.n_fft)
+        ns.feed(nz)
+        s_n = np.broadcast_to(ns.mean_psd(), s_y.shape).copy()
+    elif noise_db is not None:
+        nd = check_real(noise_db, "noise_db", high=100.0)
+        level = np.mean(s_y, axis=1, keepdims=True) * 10 ** (nd / 10)
+        s_n = np.broadcast_to(level, s_y.shape).copy()
+    else:
+        s_n = stats.percentile_psd(_NOISE_Q) * _noise_bias(stats.n_fft)
+        s_n = _smooth_bins(s_n, 2 * _SMOOTH_BINS + 1, axis=1)
+    # Never below float32 rounding noise of the recording (about -150 dB re its level).
+    floor = np.mean(s_y, axis=1, keepdims=True) * 1e-15 + 1e-30
+    return _Spectra(stats.n_fft, s_y, np.maximum(s_n, floor))
+
+
+class _Analyser:
+    """First pass over a recording (fed in blocks): Welch statistics and, when the noise is to
+    be estimated, the long-frame spectrum for the band-wise fit."""
+
+    def __init__(self, channels: int, sr: float, m: int, *, noise_db=None, noise=None):
+        self.stats = _PsdStats(channels, _welch_size(sr))
+        self.fine = _FineStats(channels, _default_filter_length(m)) if (noise_db is None and noise is None) else None
+        self.noise_db, self.noise = noise_db, noise
+        self.sr = sr
+
+    def feed(self, block: np.ndarray) -> None:
+        self.stats.feed(block)
+        if self.fine is not None:
+            self.fine.feed(block)
+
+    def result(self) -> _Spectra:
+        self.stats.finish()
+        if self.fine is not None:
+            self.fine.finish()
+        spec = _recording_spectra(self.stats, noise_db=self.noise_db, noise=self.noise)
+        spec.fine = self.fine
+        spec.fine_sr = self.sr
+        return spec
+
+
+def _analyse(y: np.ndarray, sr: float, m: int, *, noise_db=None, noise=None, block: int = 1 << 18) -> _Spectra:
+    an = _Analyser(y.shape[0], sr, m, noise_db=noise_db, noise=noise)
+    for s in range(0, y.shape[1], block):
+        an.feed(y[:, s:s + block])
+    return an.result()
+
+
+class _FineStats:
+    """Long-frame power spectrum of the recording at the resolution of the IR (streaming).
+
+    Frames of ``F`` samples (a power of two >= 4 x IR length), Hann, hop ``F/2``; the mean of
+    ``|Y_k|^2``. A recording no longer than ``F`` is one zero-padded frame without a window,
+    which is then its exact spectrum (``y = h * x`` fits in the frame). Memory: ``F`` floats
+    per channel.
+    """
+
+    def __init__(self, channels: int, F: int):
+        self.F = F
+        self.hop = F // 2
+        self.sum = np.zeros((channels, F // 2 + 1))
+        self.count = 0
+        self.buf = np.zeros((channels, 0), np.float64)
+        self.seen = 0
+        self.w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(F) / F)
+        self.windowed = False
+
+    def feed(self, block: np.ndarray) -> None:
+        self.seen += block.shape[1]
+        self.buf = np.concatenate([self.buf, block.astype(np.float64)], axis=1)
+        while self.buf.shape[1] >= self.F + self.hop:
+            # only once we know the signal is longer than one frame do we window it
+            self._frame(self.buf[:, :self.F], True)
+            self.buf = self.buf[:, self.hop:]
+
+    def _frame(self, fr: np.ndarray, window: bool) -> None:
+        if window:
+            fr = fr * self.w
+            self.windowed = True
+        X = sfft.rfft(fr, self.F, axis=1, workers=-1)
+        self.sum += X.real ** 2 + X.imag ** 2
+        self.count += 1
+
+    def finish(self) -> None:
+        n = self.buf.shape[1]
+        if self.count == 0 and n <= self.F:
+            self._frame(self.buf, False)                 # the whole recording, exact
+        else:
+            def padded(a):
+                return np.pad(a, ((0, 0), (0, self.F - a.shape[1])))
+            self._frame(padded(self.buf[:, :self.F]), True)
+            if n > self.F:
+                self._frame(padded(self.buf[:, self.hop:]), True)
+        self.buf = self.buf[:, :0]
+
+    def regressor(self, H2: np.ndarray) -> np.ndarray:
+        """What ``E|Y_k|^2`` is proportional to for a white dry signal: ``|H|^2`` (windowed:
+        smoothed by the Hann kernel), per frame sample."""
+        if not self.windowed:
+            return H2
+        k = np.array([1.0, 4.0, 1.0]) / 6.0
+        return np.convolve(np.concatenate([H2[1:2], H2, H2[-2:-1]]), k, mode="valid")
+
+    def power(self) -> np.ndarray:
+        """Mean frame power per bin divided by the per-frame weight (sum of window^2 or n)."""
+        if self.windowed:
+            wss = float(np.sum(self.w ** 2))
+        else:
+            wss = float(max(self.seen, 1))
+        return self.sum / max(self.count, 1) / wss
+
+
+def _band_edges(n_bins: int, F: int, sr: float, min_bins: int = 32, frac_oct: float = 6.0):
+    """Bin edges of bands max(1/frac_oct octave, min_bins bins) wide covering 1..n_bins-1."""
+    edges = [1]
+    df = sr / F
+    while edges[-1] < n_bins - 1:
+        k = edges[-1]
+        width = max(min_bins, int(k * (2 ** (1 / frac_oct) - 1)))
+        edges.append(min(n_bins, k + width))
+    if len(edges) > 2 and edges[-1] - edges[-2] < min_bins // 2:
+        edges.pop(-2)
+    return np.asarray(edges), df
+
+
+def _fit_signal_noise(P: np.ndarray, R: np.ndarray, n_upper: np.ndarray, lo: int, hi: int):
+    """Fit ``P_k ~ a R_k + c`` (a, c >= 0) in one band by iteratively reweighted least squares.
+
+    ``P`` is the recording's power, ``R`` the IR's power (the regressor), ``n_upper`` an upper
+    bound for the noise (minimum statistics). Returns ``(a, c)``. When ``R`` hardly varies in
+    the band (signal and noise cannot be told apart) the upper bound is used for ``c``.
+    """
+    p, r = P[lo:hi], R[lo:hi]
+    rm = float(np.mean(r))
+    if rm <= 0:
+        return 0.0, float(np.mean(p))
+    cv = float(np.std(r)) / rm
+    c_up = float(np.mean(n_upper[lo:hi]))
+    if cv < 0.3:
+        c = -min(c_up, float(np.mean(p)))     # negative: "undetermined, at most |c|"
+    else:
+        # Fisher scoring for P_k ~ Gamma(mean a R_k + c): weighted LS with weights 1/mean^2,
+        # started from a tiny c so that the bins in the IR's notches (where the noise shows)
+        # carry their weight from the first step.
+        a = float(np.mean(p)) / rm
+        c = 1e-6 * float(np.mean(p))
+        scale = float(np.mean(p))
+        for _ in range(_FIT_ITERS):
+            fit = np.maximum(a * r + c, 1e-300 + 1e-12 * scale)
+            w = 1.0 / (fit * fit)               # 2x2 weighted normal equations
+            s_rr, s_r1, s_11 = float(w @ (r * r)), float(w @ r), float(w.sum())
+            s_rp, s_1p = float(w @ (r * p)), float(w @ p)
+            det = s_rr * s_11 - s_r1 * s_r1
+            if det <= 1e-12 * s_rr * s_11:
+                break
+            a = max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0)
+            c = max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12 * scale)
+        c = min(c, c_up)
+    return max(float(np.mean(p)) - _OVERSUB * abs(c), 0.0) / rm, c
+
+
+def _fine_lambda(H2F: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: float, ch: int):
+    """Wiener lambda(f) = S_n / S_x on the grid of ``fine`` from the band-wise regression."""
+    P = fine.power()[ch]
+    R = fine.regressor(H2F)
+    nb = P.shape[0]
+    n_up = (_to_grid(coarse.s_n[ch], fine.F) if coarse is not None else np.full(nb, np.inf))
+    edges, _ = _band_edges(nb, fine.F, sr)
+    centres, As, Cs, snr = [], [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        a, c = _fit_signal_noise(P, R, n_up, int(lo), int(hi))
+        c = np.copysign(max(abs(c), 1e-15 * float(np.mean(P)) + 1e-300), c)
+        centres.append(0.5 * (lo + hi - 1))
+        As.append(a)
+        Cs.append(c)
+        snr.append(float(np.mean(P[lo:hi])) / abs(c))
+    As, Cs = np.asarray(As), np.asarray(Cs)
+    # Bands where the IR is too smooth to separate signal from noise only have the minimum-
+    # statistics upper bound |c|. Noise spectra are smooth, so use the regression's noise level
+    # of the nearest separable bands (interpolated in log-frequency, +5 dB margin) when lower.
+    undet = Cs < 0
+    Cs = np.abs(Cs)
+    if undet.any() and (~undet).sum() >= 2:
+        lc = np.log(np.asarray(centres))
+        guess = np.exp(np.interp(lc[undet], lc[~undet], np.log(Cs[~undet]))) * 10 ** 0.5
+        Cs[undet] = np.minimum(Cs[undet], guess)
+        for i in np.flatnonzero(undet):
+            lo, hi = int(edges[i]), int(edges[i + 1])
+            As[i] = max(float(np.mean(P[lo:hi])) - _OVERSUB * Cs[i], 0.0) / max(float(np.mean(R[lo:hi])), 1e-300)
+    # Prior: the dry PSD is nowhere above its level in the bands where it is clearly observed
+    # (recording >= 6 dB over the noise). Where |H| is tiny a small error in S_y - S_n would
+    # otherwise give a huge S_x and put the gain 1/|H| back.
+    reliable = np.asarray(snr) >= 4.0
+    if reliable.any():
+        As = np.minimum(As, As[reliable].max())
+    lams = Cs / np.maximum(As, 1e-300)
+    loglam = np.log(np.minimum(np.asarray(lams), 1e300))
+    if loglam.size >= 3:
+        loglam = np.concatenate([loglam[:1], np.convolve(loglam, np.ones(3) / 3, "valid"), loglam[-1:]])
+    return np.exp(np.interp(np.arange(nb), centres, loglam))
+
+
+# ------------------------------------------------------------------------------------------
+# regularisation profiles on the design grid
+# ------------------------------------------------------------------------------------------
+def _to_grid(v: np.ndarray, n_design: int) -> np.ndarray:
+    """Interpolate Welch-resolution values (bins of a smaller FFT) onto the design grid."""
+    nb = v.shape[-1]
+    src = np.linspace(0.0, 1.0, nb)
+    dst = np.linspace(0.0, 1.0, n_design // 2 + 1)
+    return np.interp(dst, src, v)
+
+
+def _coarse_power(H2: np.ndarray, n_welch: int) -> np.ndarray:
+    """|H|^2 averaged to the Welch resolution (what a Welch PSD of h * x sees)."""
+    n_design = 2 * (H2.shape[-1] - 1)
+    ratio = n_design // n_welch
+    if ratio <= 1:
+        return _to_grid(H2, n_design) if False else np.interp(
+            np.linspace(0, 1, n_welch // 2 + 1), np.linspace(0, 1, H2.shape[-1]), H2)
+    # average fine bins within +-ratio of each Welch bin (Hann main lobe is +-2 Welch bins)
+    k = np.ones(2 * ratio + 1) / (2 * ratio + 1)
+    sm = np.convolve(np.concatenate([H2[ratio:0:-1], H2, H2[-2:-ratio - 2:-1]]), k, mode="valid")
+    return sm[::ratio][: n_welch // 2 + 1]
+
+
+def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
+    """lambda(f) = S_n / S_x on the design grid (rfft bins of ``2 (len(H2) - 1)`` points).
+
+    With the long-frame statistics: band-wise regression of the recording's power on the IR's
+    (``|Y_k|^2 ~ S_x |H_k|^2 + S_n`` within a band: the IR's ripple separates the two).
+    Otherwise (noise given): ``S_x = max(S_y - 2 S_n, 0) / |H|^2`` at Welch resolution.
+    """
+    if spec.fine is not None:
+        n_design = 2 * (H2.shape[-1] - 1)
+        step = n_design // spec.fine.F
+        if step >= 1 and n_design % spec.fine.F == 0:
+            lamF = _fine_lambda(H2[::step], spec.fine, spec, spec.fine_sr, ch)
+            return np.exp(np.interp(np.arange(H2.shape[-1]) / step, np.arange(lamF.shape[0]),
+                                    np.log(lamF)))
+    h2c = _coarse_power(H2, spec.n_fft)
+    s_y, s_n = spec.s_y[ch], spec.s_n[ch]
+    # Over-subtract: where the recording is not clearly above the noise floor the dry PSD is
+    # unobservable, and S_x must go to 0 there (not to "a little"/|H|^2, which would put the
+    # gain 1/|H| back into the deepest notches).
+    excess = np.maximum(s_y - _OVERSUB * s_n, 0.0)
+    s_x = excess / np.maximum(h2c, 1e-300)
+    lam = s_n / np.maximum(s_x, 1e-300)
+    lam = np.exp(_smooth_bins(np.log(np.minimum(lam, 1e300))[None], 5, axis=1)[0])
+    return _to_grid(lam, 2 * (H2.shape[-1] - 1))
+
+
+def _gcv_lambda(H2: np.ndarray, P: np.ndarray) -> float:
+    """Tikhonov lambda by generalised cross-validation (Golub, Heath & Wahba 1979).
+
+    In the Fourier domain the residual of ``x_l = conj(H) Y / (|H|^2 + l)`` is ``r_k Y_k``
+    with ``r_k = l / (|H_k|^2 + l)`` and the trace term is ``sum r_k``, so
+    ``GCV(l) = mean(r^2 P) / mean(r)^2`` with ``P = |Y|^2``: the recording's long-frame
+    power spectrum (exact for a recording shorter than one frame), no full-length FFT needed.
+    """
+    top = float(H2.max())
+    grid = top * np.logspace(-14, 1, 61)
+    best, best_v = grid[0], np.inf
+    for lam in grid:
+        r = lam / (H2 + lam)
+        v = float(np.mean(r * r * P)) / float(np.mean(r)) ** 2
+        if v < best_v:
+            best, best_v = lam, v
+    return float(best)
+
+
+def _band_profile(freqs: np.ndarray, lo: float, hi: float, in_db: float, out_db: float) -> np.ndarray:
+    """dB profile: ``in_db`` inside [lo, hi], ``out_db`` outside, 1/3-octave raised-cosine edges."""
+    t = 2 ** (1 / 6)
+    f = np.maximum(freqs, 1e-9)
+
+    def ramp(x):  # 0 -> 1 over the transition, x in octaves from -1/6 to +1/6
+        return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0, 1))
+
+    w = np.ones_like(f)
+    if lo > 0:
+        w *= ramp((np.log2(f / (lo / t))) / np.log2(t * t))
+    w *= 1 - ramp((np.log2(f / (hi / t))) / np.log2(t * t))
+    return out_db + (in_db - out_db) * w
+
+
+# ------------------------------------------------------------------------------------------
+# filter design
+# ------------------------------------------------------------------------------------------
+@dataclass
+class _Design:
+    g: np.ndarray          # (channels, L) float32 FIR
+    delay: int             # samples to drop from the start of g * y
+    info: dict
+
+
+def _min_phase_spectrum(mag: np.ndarray, n: int) -> np.ndarray:
+    """Minimum-phase spectrum (rfft grid of n) with magnitude ``mag`` (homomorphic)."""
+    from ._cepstrum import minimum_phase_from_cepstrum
+
+    floor = max(float(mag.max()), 1e-300) * 1e-12
+    cep = sfft.irfft(np.log(np.maximum(mag, floor)), n)
+    return sfft.rfft(minimum_phase_from_cepstrum(cep), n)
+
+
+def _taper(g: np.ndarray, n_in: int, n_out: int) -> None:
+    L = g.shape[-1]
+    if n_in > 0:
+        g[..., :n_in] *= np.sin(0.5 * np.pi * (np.arange(n_in) + 0.5) / n_in) ** 2
+    if n_out > 0:
+        g[..., L - n_out:] *= np.cos(0.5 * np.pi * (np.arange(n_out) + 0.5) / n_out) ** 2
+
+
+def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Spectra | None,
+            lam, f_low_hz, f_high_hz, phase: str, filter_length: int | None,
+            regularization_db: tuple[float, float]) -> _Design:
+    """FIR inverse filters, one per output channel (h: (1 or n_channels, m) float64)."""
+    m = h.shape[1]
+    L = _default_filter_length(m) if filter_length is None else check_positive_int(filter_length, "filter_length")
+    if L < 16:
+        raise ParameterError(f"filter_length must be >= 16, got {L}")
+    N = _pow2(2 * max(L, m))
+    freqs = np.arange(N // 2 + 1) * sr / N
+    H_all = sfft.rfft(h, N, axis=1, workers=-1)
+    lo, hi = _check_band(f_low_hz, f_high_hz, sr)
+    onset = 0
+    if method == "kirkeby" and phase != "mixed":
+        from ._decay import onset_index
+        onset = int(onset_index(h.astype(np.float32)))
+    if method == "kirkeby" and phase == "minimum":
+        delay = 0
+    else:
+        delay = L // 2
+    gs, info = [], {"method": method, "filter_length": L, "design_fft": N, "phase": phase}
+    lam_used = []
+    for c in range(n_channels):
+        H = H_all[c if H_all.shape[0] > 1 else 0]
+        H2 = (H.real ** 2 + H.imag ** 2)
+        top = float(H2.max())
+        if method == "wiener":
+            lam_f = _wiener_lambda(H2, spec, c) if spec is not None else np.full_like(H2, 1e-6 * top)
+            lam_used.append(float(np.median(lam_f / top)))
+        elif method == "tikhonov":
+            if lam is None:
+                if spec is not None and spec.fine is not None and (H2.shape[0] - 1) % (spec.fine.F // 2) == 0:
+                    step = (H2.shape[0] - 1) // (spec.fine.F // 2)
+                    lam_c = _gcv_lambda(spec.fine.regressor(H2[::step]), spec.fine.power()[c])
+                else:  # noise level given: GCV on the model spectrum |H|^2 + S_n / S_x
+                    base = _wiener_lambda(H2, spec, c) if spec is not None else np.full_like(H2, 1e-6 * top)
+                    lam_c = _gcv_lambda(H2, H2 + np.minimum(base, 1e3 * top))
+            else:
+                lam_c = lam * top
+            lam_f = np.full_like(H2, lam_c)
+            lam_used.append(lam_c / top)
+        elif method == "kirkeby":
+            in_db, out_db = regularization_db
+            lam_f = top * 10 ** (_band_profile(freqs, lo, hi, in_db, out_db) / 10)
+            if lam is not None:
+                lam_f = lam_f * 0 + lam * top
+        else:
+            raise AssertionError(method)
+        if method == "kirkeby" and phase != "mixed":
+            Hm = _min_phase_spectrum(np.abs(H), N)
+            mag = np.abs(H) / (H2 + lam_f)
+            if phase == "minimum":
+                G = _min_phase_spectrum(mag, N)
+            else:
+                G = mag * np.exp(-2j * np.pi * np.arange(N // 2 + 1) * delay / N)
+            del Hm
+            G_use = G
+        else:
+            G_use = np.conj(H) / (H2 + lam_f) * np.exp(-2j * np.pi * np.arange(N // 2 + 1) * delay / N)
+        g = sfft.irfft(G_use, N, workers=-1)[:L].copy()
+        # tapers: the ends of the window are where the (aliased) inverse is cut
+        if delay > 0:
+            _taper(g, min(delay, L // 16), L // 16)
+        else:
+            _taper(g, 0, L // 8)
+        gs.append(g)
+    if lam_used:
+        info["lam"] = lam_used if len(lam_used) > 1 else lam_used[0]
+    total_delay = delay + onset
+    info["delay_samples"] = total_delay
+    info["onset_samples"] = onset
+    return _Design(np.asarray(gs, dtype=np.float32), total_delay, info)
+
+
+def _apply_fir(y: np.ndarray, design: _Design, threads: int = 0) -> np.ndarray:
+    from . import _core
+
+    C, n = y.shape
+    g = np.ascontiguousarray(design.g)
+    routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
+    full = _core.convolve(np.ascontiguousarray(y), g, routes, C, threads)
+    out = full[:, design.delay:design.delay + n]
+    if out.shape[1] < n:
+        out = np.pad(out, ((0, 0), (0, n - out.shape[1])))
+    return np.ascontiguousarray(out)
+
+
+# ------------------------------------------------------------------------------------------
+# whole-signal methods (comparison / baselines)
+# ------------------------------------------------------------------------------------------
+def _full_fft_division(y: np.ndarray, h: np.ndarray, method: str) -> np.ndarray:
+    C, n = y.shape
+    L = sfft.next_fast_len(n + h.shape[1] - 1, real=True)
+    out = np.empty((C, n))
+    for c in range(C):
+        H = sfft.rfft(h[c if h.shape[0] > 1 else 0], L)
+        Y = sfft.rfft(y[c].astype(np.float64), L)
+        if method == "threshold":
+            mag_db = 20 * np.log10(np.maximum(np.abs(H), 1e-300) / np.abs(H).max())
+            reg = np.where(mag_db > -30.0, 0.0, 1e-5)
+            X = Y / (H + reg)
+        else:  # naive
+            floor = np.abs(H).max() * 1e-15
+            Hs = np.where(np.abs(H) < floor, floor, H)
+            X = Y / Hs
+        out[c] = sfft.irfft(X, L)[:n]
+    big = float(np.finfo(np.float32).max) / 2
+    return np.clip(np.nan_to_num(out, nan=0.0, posinf=big, neginf=-big), -big, big)
+
+
+def _stft_method(y: np.ndarray, h: np.ndarray, spec: _Spectra) -> np.ndarray:
+    """Ciba's eq. 19: divide every Hann-windowed frame's spectrum by the IR's, overlap-add.
+
+    Frames are 4x the IR length (a power of two), hop 1/4; the division is regularised with the
+    Wiener lambda(f) (Ciba divides by H with only an eps floor).
+    """
+    from . import _stft
+
+    C, n = y.shape
+    m = h.shape[1]
+    n_fft = _pow2(4 * m)
+    hop = n_fft // 4
+    out = np.empty((C, n), np.float32)
+    for c in range(C):
+        hc = h[c if h.shape[0] > 1 else 0]
+        H = sfft.rfft(hc, n_fft)
+        H2 = np.abs(H) ** 2
+        lam = _wiener_lambda(H2, spec, c)
+        G = (np.conj(H) / (H2 + lam)).astype(np.complex64)
+        S = _stft.stft(y[c], n_fft=n_fft, hop=hop)
+        out[c] = _stft.istft(S * G[:, None], n_fft=n_fft, hop=hop, length=n)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# public API
+# ------------------------------------------------------------------------------------------
+def _prepare(recording, ir, sample_rate):
+    y, was_1d = as_audio_2d(recording, "recording")
+    sr = check_sample_rate(sample_rate)
+    h, _ = _ir_at_rate(ir, sr)
+    if h.shape[0] not in (1, y.shape[0]):
+        raise ParameterError(
+            f"ir has {h.shape[0]} channels and the recording {y.shape[0]}: use a mono IR (applied "
+            f"to every channel) or one IR channel per recording channel")
+    if h.shape[1] > y.shape[1]:
+        raise ParameterError(
+            f"ir ({h.shape[1]} samples) is longer than the recording ({y.shape[1]} samples); a "
+            f"recording through this IR is at least as long as the IR (trim the IR's tail, "
+            f"ImpulseResponse.trim(), or pass the whole recording)")
+    return y, was_1d, sr, h
+
+
+def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: float | None = None,
+               noise_db: float | None = None, noise=None, f_low_hz: float = 20.0,
+               f_high_hz: float | None = None, phase: str = "mixed",
+               filter_length: int | None = None, regularization_db: tuple[float, float] = (-40.0, 0.0),
+               threads: int | None = None) -> np.ndarray:
+    """Estimate the dry signal from a recording made through a known impulse response.
+
+    Parameters
+    ----------
+    recording : np.ndarray [shape=(channels, samples) or (samples,)]
+        The reverberant / coloured recording ``y = h * x + noise`` (float32 or float64).
+    ir : ImpulseResponse, np.ndarray [shape=(ir_channels, m) or (m,)], str or Path
+        The impulse response. One channel is applied to every recording channel; otherwise it
+        needs one channel per recording channel. An :class:`ImpulseResponse` (or file) at
+        another sample rate is resampled to ``sample_rate`` with soxr first; a plain array is
+        taken to be at ``sample_rate``.
+    sample_rate : float
+        Sample rate of ``recording`` in Hz.
+    method : {"auto", "wiener", "tikhonov", "threshold", "kirkeby", "stft", "naive"}
+        See the module docstring. ``"auto"`` is ``"wiener"``, the best on our evaluation
+        (benchmarks/bench_deconvolve.py).
+    lam : float, optional
+        Constant regularisation for ``"tikhonov"`` (and to override the band profile of
+        ``"kirkeby"``), relative to ``max |H|^2``. ``None``: chosen by GCV (tikhonov).
+    noise_db : float, optional
+        Noise power relative to the recording's mean power in dB (i.e. minus the SNR), for
+        ``"wiener"``/``"tikhonov"``/``"stft"``; default: estimated from the recording.
+    noise : np.ndarray, optional
+        A noise-only excerpt (same channels, at least ~43 ms) whose PSD is used as the noise
+        PSD instead of the estimate.
+    f_low_hz, f_high_hz : float
+        The band ``"kirkeby"`` inverts (default 20 Hz to 0.95 x Nyquist).
+    phase : {"mixed", "minimum", "linear"}
+        ``"kirkeby"`` only: invert the full IR (mixed), only its minimum-phase part (causal
+        filter, the all-pass part remains), or only its magnitude (linear phase). For the last
+        two the output is aligned by the IR's onset (ISO 3382-1, -20 dB) instead.
+    filter_length : int, optional
+        Length of the FIR inverse in samples (default: the power of two >= 8 x IR length, at
+        least 32768: sharp notches of a short IR still need a long inverse).
+        The modelling delay is half of it.
+    regularization_db : (float, float)
+        ``"kirkeby"``: regularisation inside and outside the band in dB re ``max |H|^2``.
+    threads : int, optional
+        Convolution worker threads (default: all cores).
+
+    Returns
+    -------
+    np.ndarray [shape=(channels, samples) or (samples,), dtype float32]
+        The dry estimate, same shape as ``recording``, time-aligned with the dry signal (the
+        IR's bulk delay removed). A silent recording gives silence.
+
+    Raises
+    ------
+    ParameterError
+        NaN/Inf in the recording or IR, an all-zero IR, an IR longer than the recording,
+        channel mismatch, unknown method or phase, ``lam < 0``, ``f_low_hz >= f_high_hz``.
+    TypeError
+        Non-float arrays.
+
+    Warns
+    -----
+    DeconvolutionWarning
+        ``method="naive"`` (plain division amplifies noise in every notch).
+
+    References
+    ----------
+    N. Wiener, *Extrapolation, Interpolation, and Smoothing of Stationary Time Series*, 1949.
+    A. N. Tikhonov, V. Y. Arsenin, *Solutions of Ill-Posed Problems*, 1977; G. H. Golub,
+    M. Heath, G. Wahba, "Generalized cross-validation as a method for choosing a good ridge
+    parameter", Technometrics 21(2), 1979.
+    O. Kirkeby, P. A. Nelson, H. Hamada, F. Orduna-Bustamante, "Fast deconvolution of
+    multichannel systems using regularization", IEEE Trans. SAP 6(2), 1998.
+    R. Martin, "Noise power spectral density estimation based on optimal smoothing and
+    minimum statistics", IEEE Trans. SAP 9(5), 2001.
+    S. Ciba, "Digital audio filter by deconvolution with frequency bin specific decayed
+    impulse response", 2025, eq. 19.
+
+    Example
+    -------
+    >>> import numpy as np, irforge
+    >>> from irforge.deconvolution import deconvolve
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal(48000).astype(np.float32)
+    >>> h = np.exp(-np.arange(2400) / 300.0) * rng.standard_normal(2400)
+    >>> y = np.convolve(x, h)
+    >>> x_hat = deconvolve(y, h, sample_rate=48000)
+    >>> x_hat.shape == y.shape
+    True
+    """
+    y, was_1d, sr, h = _prepare(recording, ir, sample_rate)
+    method = _check_method(method)
+    if phase not in _PHASES:
+        raise ParameterError(f"phase must be one of {list(_PHASES)}, got {phase!r}")
+    lam = _check_lam(lam)
+    _check_band(f_low_hz, f_high_hz, sr)
+    thr = 0 if threads is None else check_positive_int(threads, "threads")
+    C, n = y.shape
+    if not np.any(y):
+        out = np.zeros_like(y)
+        return out[0] if was_1d else out
+    if method in ("naive", "threshold"):
+        if method == "naive":
+            warnings.warn("method='naive' divides by the IR's spectrum without regularisation: "
+                          "noise is amplified wherever |H| is small; use method='auto'",
+                          DeconvolutionWarning, stacklevel=2)
+        out = _full_fft_division(y, h, method).astype(np.float32)
+    else:
+        spec = None
+        if method in ("wiener", "stft") or (method == "tikhonov" and lam is None):
+            spec = _analyse(y, sr, h.shape[1], noise_db=noise_db, noise=noise)
+        if method == "stft":
+            out = _stft_method(y, h, spec)
+        else:
+            design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
+                             spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
+                             filter_length=filter_length, regularization_db=regularization_db)
+            out = _apply_fir(y, design, thr)
+    out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+    return out[0] if was_1d else out
+
+
+def inverse_filter(ir, *, sample_rate: float | None = None, method: str = "kirkeby",
+                   lam: float | None = None, recording=None, noise_db: float | None = None,
+                   noise=None, f_low_hz: float = 20.0, f_high_hz: float | None = None,
+                   phase: str = "mixed", filter_length: int | None = None,
+                   regularization_db: tuple[float, float] = (-40.0, 0.0)) -> ImpulseResponse:
+    """A finite inverse filter for ``ir``: convolve a recording with it to undo the IR.
+
+    The filter includes a modelling delay (``metadata["delay_samples"]``): ``g * (h * x)``
+    is ``x`` delayed by that many samples (plus, for ``phase="minimum"``/``"linear"``, the IR's
+    all-pass part).
+
+    Parameters
+    ----------
+    ir : ImpulseResponse, np.ndarray [shape=(channels, m) or (m,)], str or Path
+    sample_rate : float, optional
+        Rate of the filter. Needed for a plain-array IR; an :class:`ImpulseResponse` at
+        another rate is resampled (soxr).
+    method : {"kirkeby", "wiener", "tikhonov", "auto"}
+        ``"wiener"`` needs ``recording`` (its PSD gives the regularisation), ``noise_db`` or
+        ``noise``; with only ``noise_db`` a white dry signal is assumed. ``"auto"`` means
+        ``"wiener"``.
+    lam, noise_db, noise, f_low_hz, f_high_hz, phase, filter_length, regularization_db
+        As in :func:`deconvolve`.
+    recording : np.ndarray, optional
+        The recording the filter is for (Wiener / GCV-Tikhonov statistics).
+
+    Returns
+    -------
+    ImpulseResponse
+        ``(channels, filter_length)`` float32; ``metadata`` holds ``delay_samples``,
+        ``method``, ``lam`` and the design FFT size.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`deconvolve`, and methods that have no FIR form ("stft", "threshold",
+        "naive").
+
+    References
+    ----------
+    O. Kirkeby, P. A. Nelson, H. Hamada, F. Orduna-Bustamante, "Fast deconvolution of
+    multichannel systems using regularization", IEEE Trans. SAP 6(2), 1998.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from irforge.deconvolution import inverse_filter
+    >>> g = inverse_filter(np.array([1.0, 0.5]), sample_rate=48000, filter_length=256)
+    >>> g.n_samples, g.metadata["delay_samples"]
+    (256, 128)
+    """
+    method = _check_method(method)
+    if method not in ("kirkeby", "wiener", "tikhonov"):
+        raise ParameterError(f"inverse_filter supports 'kirkeby', 'wiener', 'tikhonov' (and 'auto'); "
+                             f"{method!r} has no FIR form")
+    if phase not in _PHASES:
+        raise ParameterError(f"phase must be one of {list(_PHASES)}, got {phase!r}")
+    lam = _check_lam(lam)
+    if sample_rate is None:
+        if not isinstance(ir, ImpulseResponse):
+            raise ParameterError("sample_rate is required for a plain-array IR")
+        sample_rate = ir.sample_rate
+    sr = check_sample_rate(sample_rate)
+    spec = None
+    if recording is not None:
+        y, _, sr, h = _prepare(recording, ir, sr)
+        n_ch = y.shape[0]
+        if method in ("wiener", "tikhonov"):
+            spec = _analyse(y, sr, h.shape[1], noise_db=noise_db, noise=noise)
+    else:
+        h, _ = _ir_at_rate(ir, sr)
+        n_ch = h.shape[0]
+        if method == "wiener" and noise_db is None:
+            raise ParameterError("method='wiener' needs the recording (recording=...) or noise_db")
+        if method in ("wiener", "tikhonov") and noise_db is not None:
+            nd = check_real(noise_db, "noise_db", high=100.0)
+            N = _welch_size(sr)
+            # no recording: assume a white dry signal, so S_y = |H|^2 (Welch resolution) and
+            # S_n is noise_db below its mean
+            H2c = np.abs(sfft.rfft(h, N, axis=1)) ** 2
+            s_n = np.broadcast_to(H2c.mean(axis=1, keepdims=True), H2c.shape) * 10 ** (nd / 10)
+            spec = _Spectra(N, H2c, np.array(s_n))
+    _check_band(f_low_hz, f_high_hz, sr)
+    d = _design(h, sr, method, n_channels=n_ch, spec=spec, lam=lam, f_low_hz=f_low_hz,
+                f_high_hz=f_high_hz, phase=phase, filter_length=filter_length,
+                regularization_db=regularization_db)
+    return ImpulseResponse(d.g, sample_rate=sr, metadata=dict(d.info))
+
+
+class Deconvolver:
+    """A pedalboard-style deconvolution effect: the inverse filter of ``ir`` on the Convolver engine.
+
+    The filter is designed once by :func:`inverse_filter` (default Kirkeby, or ``"wiener"``/
+    ``"tikhonov"`` with ``noise_db`` or a ``recording`` to take the statistics from) and run
+    by :class:`irforge.Convolver`. ``process()`` follows the Convolver contract (same
+    length/layout as the input, ``reset=False`` continues the stream, any chunking gives the
+    same output).
+
+    Parameters
+    ----------
+    ir : ImpulseResponse, np.ndarray or path
+    sample_rate : float
+        Rate of the audio, Hz (an ImpulseResponse at another rate is resampled with soxr).
+    **design
+        Keyword arguments of :func:`inverse_filter` (method, lam, noise_db, recording,
+        f_low_hz, f_high_hz, phase, filter_length, regularization_db).
+
+    Notes
+    -----
+    The output is the dry estimate delayed by :attr:`latency_samples` (the modelling delay,
+    half the filter length, plus the IR onset for ``phase="minimum"/"linear"``): stream
+    ``latency_samples`` of zeros after the end and drop that many samples at the start to get
+    exactly ``deconvolve(recording, ir, ...)`` with the same filter.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from irforge.deconvolution import Deconvolver
+    >>> fx = Deconvolver(np.array([1.0, 0.5]), sample_rate=48000, filter_length=256)
+    >>> fx.latency_samples
+    128
+    """
+
+    def __init__(self, ir, *, sample_rate: float, **design):
+        from .convolution import Convolver
+
+        sr = check_sample_rate(sample_rate)
+        self._inverse = inverse_filter(ir, sample_rate=sr, **design)
+        self._convolver = Convolver(self._inverse, sample_rate=sr)
+        self._sample_rate = sr
+
+    @property
+    def inverse(self) -> ImpulseResponse:
+        """The inverse filter (metadata has ``delay_samples``)."""
+        return self._inverse
+
+    @property
+    def latency_samples(self) -> int:
+        return int(self._inverse.metadata["delay_samples"])
+
+    @property
+    def tail_samples(self) -> int:
+        return self._inverse.n_samples - 1
+
+    def reset(self) -> None:
+        self._convolver.reset()
+
+    def process(self, input_array, sample_rate: float, buffer_size: int = 8192,
+                reset: bool = True) -> np.ndarray:
+        """Run audio through the inverse filter (see :meth:`irforge.Convolver.process`)."""
+        return self._convolver.process(input_array, sample_rate, buffer_size=buffer_size, reset=reset)
+
+    __call__ = process
+
+    def __repr__(self) -> str:
+        md = self._inverse.metadata
+        return (f"Deconvolver(method={md.get('method')!r}, filter_length={self._inverse.n_samples}, "
+                f"latency_samples={self.latency_samples}, sample_rate={self._sample_rate:g})")
+
+
+def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwrite: bool = False,
+                    block_size: int = 1 << 16, bit_depth: int = 32, **options) -> Path:
+    """Deconvolve an audio file by an IR file, streaming from file to file with bounded memory.
+
+    Two passes over the input: the first gathers the statistics the filter design needs
+    (Welch spectra, minimum statistics, the long-frame spectrum: memory independent of the
+    file length), the second runs the FIR inverse through the partitioned-convolution engine
+    block by block. The output (same channels, length and rate as the input) is written to a
+    temporary file beside ``out_path`` and renamed into place: an error never leaves a
+    half-written file. The IR is resampled to the recording's rate (soxr) when they differ.
+
+    Parameters
+    ----------
+    in_path, ir_path, out_path : str or Path
+    method : {"auto", "wiener", "tikhonov", "kirkeby"}
+        Methods with an FIR form ("stft", "threshold", "naive" need the whole signal: use
+        :func:`deconvolve`).
+    overwrite : bool
+        Replace an existing ``out_path``.
+    block_size : int
+        Samples per block read/written.
+    bit_depth : {16, 24, 32}
+        Output sample format (32 = float).
+    **options
+        ``lam``, ``noise_db``, ``f_low_hz``, ``f_high_hz``, ``phase``, ``filter_length``,
+        ``regularization_db`` as in :func:`deconvolve`.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    FileNotFoundError, FileExistsError, ParameterError
+        Missing input, existing output without ``overwrite``, bad parameters or audio.
+    """
+    import soundfile as sf
+
+    from . import _core
+    from .impulse_response import _check_destination
+
+    in_p, out_p = Path(in_path), Path(out_path)
+    if not in_p.exists():
+        raise FileNotFoundError(f"recording file not found: {str(in_p)!r}")
+    _, fmt = _check_destination(out_p, bit_depth, overwrite)
+    method = _check_method(method)
+    if method not in ("wiener", "tikhonov", "kirkeby"):
+        raise ParameterError(f"deconvolve_file supports 'auto', 'wiener', 'tikhonov', 'kirkeby'; "
+                             f"got {method!r} (use deconvolve() on an array)")
+    bs = check_positive_int(block_size, "block_size")
+    info = sf.info(str(in_p))
+    sr, C, n = float(info.samplerate), info.channels, info.frames
+    h, _ = _ir_at_rate(ImpulseResponse.load(ir_path), sr)
+    if h.shape[0] not in (1, C):
+        raise ParameterError(f"ir has {h.shape[0]} channels and the recording {C}")
+    if h.shape[1] > n:
+        raise ParameterError(f"ir ({h.shape[1]} samples) is longer than the recording ({n} samples)")
+    phase = options.pop("phase", "mixed")
+    if phase not in _PHASES:
+        raise ParameterError(f"phase must be one of {list(_PHASES)}, got {phase!r}")
+    lam = _check_lam(options.pop("lam", None))
+    noise_db = options.pop("noise_db", None)
+    f_low_hz = options.pop("f_low_hz", 20.0)
+    f_high_hz = options.pop("f_high_hz", None)
+    filter_length = options.pop("filter_length", None)
+    regularization_db = options.pop("regularization_db", (-40.0, 0.0))
+    if options:
+        raise TypeError(f"unexpected keyword argument(s): {sorted(options)}")
+    _check_band(f_low_hz, f_high_hz, sr)
+
+    def blocks():
+        with sf.SoundFile(str(in_p)) as f:
+            while True:
+                b = f.read(bs, dtype="float32", always_2d=True)
+                if b.shape[0] == 0:
+                    return
+                b = np.ascontiguousarray(b.T)
+                check_finite(b, "recording")
+                yield b
+
+    spec = None
+    if method == "wiener" or (method == "tikhonov" and lam is None):
+        an = _Analyser(C, sr, h.shape[1], noise_db=noise_db)
+        for b in blocks():
+            an.feed(b)
+        spec = an.result()
+    design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
+                     spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
+                     filter_length=filter_length, regularization_db=regularization_db)
+    g = np.ascontiguousarray(design.g)
+    routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
+    engine = _core.Engine(g, routes, C, C, bs, 0)
+    fmt_sub = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[bit_depth]
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".tmp", dir=out_p.parent)
+    os.close(fd)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=int(round(sr)), channels=C, subtype=fmt_sub,
+                          format=fmt) as out:
+            to_skip, written = design.delay, 0
+
+            def emit(yb):
+                nonlocal to_skip, written
+                if to_skip:
+                    k = min(to_skip, yb.shape[1])
+                    yb = yb[:, k:]
+                    to_skip -= k
+                k = min(yb.shape[1], n - written)
+                if k > 0:
+                    out.write(np.nan_to_num(yb[:, :k]).T)
+                    written += k
+
+            for b in blocks():
+                emit(engine.process(b))
+            zeros = np.zeros((C, bs), np.float32)
+            while written < n:
+                emit(engine.process(zeros))
+        os.replace(tmp, out_p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out_p
