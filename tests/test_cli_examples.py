@@ -114,3 +114,53 @@ def test_cli_analyze(tmp_path, capsys):
     assert json.dumps(d)  # serialisable
     assert cli.main(["analyze", str(tmp_path / "room.wav"), "--json", str(js)]) == 2   # no overwrite
     assert cli.main(["analyze", str(tmp_path / "missing.wav")]) == 2
+
+
+def test_cli_deconvolve(tmp_path):
+    import scipy.signal as ss
+
+    from irforge.metrics import si_sdr
+
+    rng = np.random.default_rng(8)
+    sr = 16000
+    dry = ss.lfilter([1], [1, -0.9], rng.standard_normal((2, 3 * sr))) * 0.05
+    h = np.zeros(1600)
+    h[0] = 1.0
+    h[1:] = 0.4 * rng.standard_normal(1599) * np.exp(-np.arange(1599) / 300)
+    rec = np.stack([ss.fftconvolve(c, h)[: dry.shape[1]] for c in dry])
+    rec += 1e-4 * rng.standard_normal(rec.shape)
+    sf.write(tmp_path / "rec.wav", rec.T, sr, subtype="FLOAT")
+    irforge.ImpulseResponse(h.astype(np.float32), sample_rate=sr).save(tmp_path / "h.wav")
+    out = tmp_path / "dry.wav"
+    assert cli.main(["deconvolve", str(tmp_path / "rec.wav"), str(tmp_path / "h.wav"), str(out)]) == 0
+    est, _ = sf.read(out, always_2d=True)
+    assert est.shape == rec.T.shape
+    assert si_sdr(est.T, dry) > si_sdr(rec, dry) + 20
+    assert cli.main(["deconvolve", str(tmp_path / "rec.wav"), str(tmp_path / "h.wav"), str(out)]) == 2  # exists
+    assert cli.main(["deconvolve", str(tmp_path / "rec.wav"), str(tmp_path / "h.wav"), str(tmp_path / "x.wav"),
+                     "--lam", "-1"]) == 2
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_cli_dereverb(tmp_path):
+    import scipy.signal as ss
+
+    rng = np.random.default_rng(9)
+    fs = 16000
+    t = np.arange(fs) / fs
+    x = np.tile(ss.chirp(t, 20, 1, 7000), 4).astype(np.float32)
+    hh = np.exp(-t[:2000] * 40) * rng.standard_normal(2000)
+    hh[0] = 5
+    y = ss.fftconvolve(x, hh)[: len(x)]
+    z = ss.fftconvolve(rng.standard_normal(2 * fs), hh)[: 2 * fs]
+    for name, sig in (("x", x), ("y", y), ("z", z / np.abs(z).max() * 0.5)):
+        sf.write(tmp_path / f"{name}.wav", sig, fs, subtype="FLOAT")
+    args = [str(tmp_path / f) for f in ("z.wav", "x.wav", "y.wav", "out.wav")]
+    assert cli.main(["dereverb", *args, "--frame-s", "1", "--ir-length-s", "0.2"]) == 0
+    out, sr = sf.read(tmp_path / "out.wav")
+    assert sr == fs and np.isfinite(out).all() and len(out) > 0
+    sf.write(tmp_path / "y44.wav", y, 44100, subtype="FLOAT")
+    args[2] = str(tmp_path / "y44.wav")
+    args[3] = str(tmp_path / "o2.wav")
+    assert cli.main(["dereverb", *args, "--frame-s", "1"]) == 2
+    assert not (tmp_path / "o2.wav").exists()

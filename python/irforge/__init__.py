@@ -29,14 +29,21 @@ _LAZY = {
     "analyze": ("irforge.analysis", "analyze"),
     "shape_decay": ("irforge.decay_shaping", "shape_decay"),
     "blind_t60": ("irforge.reverberation", "blind_t60"),
+    "deconvolve": ("irforge.deconvolution", "deconvolve"),
+    "deconvolve_file": ("irforge.deconvolution", "deconvolve_file"),
+    "inverse_filter": ("irforge.deconvolution", "inverse_filter"),
+    "Deconvolver": ("irforge.deconvolution", "Deconvolver"),
+    "DeconvolutionWarning": ("irforge.deconvolution", "DeconvolutionWarning"),
+    "metrics": ("irforge.metrics", None),
     "dereverb": ("irforge.dereverberation", "dereverb"),
     "Dereverb": ("irforge.dereverberation", "Dereverb"),
 }
 
 __all__ = [
-    "ClippingWarning", "Convolver", "Dereverb", "ImpulseResponse", "NonlinearityWarning", "ParameterError",
-    "Sweep", "analyze", "blind_t60", "capture", "convolve", "dereverb", "export", "measure_ir", "presets", "shape_decay", "sweeps",
-    "__version__",
+    "ClippingWarning", "Convolver", "DeconvolutionWarning", "Deconvolver", "Dereverb", "ImpulseResponse",
+    "NonlinearityWarning", "ParameterError", "Sweep", "analyze", "blind_t60", "capture", "convolve",
+    "deconvolve", "deconvolve_file", "dereverb", "export", "inverse_filter", "measure_ir", "metrics",
+    "presets", "shape_decay", "sweeps", "__version__",
 ]
 
 

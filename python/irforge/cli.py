@@ -144,6 +144,34 @@ def _cmd_analyze(args) -> int:
     return 0
 
 
+def _cmd_deconvolve(args) -> int:
+    from .deconvolution import deconvolve_file
+
+    opts = {k: v for k, v in (("lam", args.lam), ("noise_db", args.noise_db)) if v is not None}
+    path = deconvolve_file(args.input, args.ir, args.output, method=args.method, overwrite=args.overwrite,
+                           bit_depth=args.bit_depth, **opts)
+    print(f"wrote {path} (method {args.method})")
+    return 0
+
+
+def _cmd_dereverb(args) -> int:
+    from .dereverberation import dereverb
+    from .impulse_response import write_audio_atomic
+
+    z, sr = _read_audio(args.input, "dereverb")
+    x, sr_x = _read_audio(args.excitation, "dereverb")
+    y, sr_y = _read_audio(args.recorded_excitation, "dereverb")
+    if not sr == sr_x == sr_y:
+        raise ValueError(f"sample rates differ: recording {sr:g} Hz, excitation {sr_x:g} Hz, "
+                         f"recorded excitation {sr_y:g} Hz")
+    opts = {} if args.mode == "reference" else dict(frame_s=args.frame_s, ir_length_s=args.ir_length_s)
+    r = dereverb(z[0], excitation=x[0], recorded_excitation=y[0], sample_rate=sr, mode=args.mode, **opts)
+    path = write_audio_atomic(args.output, np.atleast_2d(r.audio), sr, bit_depth=args.bit_depth,
+                              overwrite=args.overwrite)
+    print(f"wrote {path} (mode {args.mode}; first channel of each file used)")
+    return 0
+
+
 def _parse_setting(text: str):
     """KEY=VALUE with VALUE read as a TOML value (numbers, true/false, "strings")."""
     try:
@@ -231,6 +259,30 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--json", default=None, metavar="PATH", help="also write all values as JSON")
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=_cmd_analyze)
+
+    dc = sub.add_parser("deconvolve", help="recover the dry signal from a recording and its IR (streams)")
+    dc.add_argument("input")
+    dc.add_argument("ir")
+    dc.add_argument("output")
+    dc.add_argument("--method", choices=["auto", "wiener", "tikhonov", "kirkeby"], default="auto")
+    dc.add_argument("--lam", type=float, default=None, help="Tikhonov lambda (default: automatic)")
+    dc.add_argument("--noise-db", type=float, default=None, help="noise level re the recording, dB "
+                    "(default: estimated from the recording)")
+    dc.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
+    dc.add_argument("--overwrite", action="store_true")
+    dc.set_defaults(func=_cmd_deconvolve)
+
+    dr = sub.add_parser("dereverb", help="Ciba's decayed-IR dereverberation filter from a periodic sweep pair")
+    dr.add_argument("input", help="recording to filter")
+    dr.add_argument("excitation", help="the periodic sweep that was played")
+    dr.add_argument("recorded_excitation", help="its recording through the same chain")
+    dr.add_argument("output")
+    dr.add_argument("--mode", choices=["reference", "improved"], default="improved")
+    dr.add_argument("--frame-s", type=float, default=5.0, help="improved: analysis frame = sweep period, s")
+    dr.add_argument("--ir-length-s", type=float, default=2.0, help="improved: longest IR to estimate, s")
+    dr.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
+    dr.add_argument("--overwrite", action="store_true")
+    dr.set_defaults(func=_cmd_dereverb)
 
     e = sub.add_parser("export", help="write an IR file for a convolution plugin (see --list-presets)")
     e.add_argument("ir", nargs="?")
