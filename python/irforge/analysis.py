@@ -749,18 +749,9 @@ def analyze(ir, *, sample_rate=None, bands="octave", f_min_hz: float | None = No
     >>> bool(abs(r.broadband.t30_s[0] - 1.2) < 0.05), r.t30_s.shape
     (True, (1, 8))
     """
-    from .impulse_response import ImpulseResponse
+    from .impulse_response import ir_input
 
-    if isinstance(ir, ImpulseResponse):
-        data, sr = ir.data, ir.sample_rate
-        if sample_rate is not None and check_sample_rate(sample_rate) != sr:
-            raise ParameterError(f"sample_rate={sample_rate!r} disagrees with the impulse "
-                                 f"response's {sr:g} Hz")
-    else:
-        if sample_rate is None:
-            raise ParameterError("sample_rate is required when ir is an array")
-        sr = check_sample_rate(sample_rate)
-        data, _ = as_audio_2d(ir, "impulse response")
+    data, sr, _ = ir_input(ir, sample_rate)
     if data.shape[1] == 0:
         raise ParameterError("impulse response is empty")
     order = check_positive_int(filter_order, "filter_order")

@@ -45,9 +45,9 @@ import numpy as np
 
 from . import _stft
 from ._errors import ParameterError
-from ._validation import as_audio_2d, check_positive_int, check_real, check_sample_rate
+from ._validation import check_positive_int, check_real
 from .analysis import _fractions, analyze
-from .impulse_response import ImpulseResponse
+from .impulse_response import ImpulseResponse, ir_input
 
 __all__ = ["shape_decay"]
 
@@ -217,17 +217,7 @@ def shape_decay(ir, *, t60_s=None, scale=None, sample_rate=None, bands="octave",
     True
     """
     # -- inputs ------------------------------------------------------------------------------
-    if isinstance(ir, ImpulseResponse):
-        data, sr, meta = ir.data, ir.sample_rate, dict(ir.metadata)
-        if sample_rate is not None and check_sample_rate(sample_rate) != sr:
-            raise ParameterError(f"sample_rate={sample_rate!r} disagrees with the impulse "
-                                 f"response's {sr:g} Hz")
-    else:
-        if sample_rate is None:
-            raise ParameterError("sample_rate is required when ir is an array")
-        sr = check_sample_rate(sample_rate)
-        data, _ = as_audio_2d(ir, "impulse response")
-        meta = {}
+    data, sr, meta = ir_input(ir, sample_rate)
     if (t60_s is None) == (scale is None):
         raise ParameterError("give exactly one of t60_s (target T60) and scale (factor on the "
                              f"measured T30); got t60_s={t60_s!r}, scale={scale!r}")

@@ -555,3 +555,21 @@ def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth:
             os.unlink(tmp)
         raise
     return p
+
+
+def ir_input(ir, sample_rate, *, name: str = "impulse response") -> tuple[np.ndarray, float, dict]:
+    """``(data (channels, samples), sample_rate, metadata)`` of an ImpulseResponse or an array.
+
+    An array needs ``sample_rate``; with an ImpulseResponse, ``sample_rate`` is optional and
+    must agree (never a silent resample).
+    """
+    if isinstance(ir, ImpulseResponse):
+        if sample_rate is not None and check_sample_rate(sample_rate) != ir.sample_rate:
+            raise ParameterError(f"sample_rate={sample_rate!r} disagrees with the {name}'s "
+                                 f"{ir.sample_rate:g} Hz")
+        return ir.data, ir.sample_rate, dict(ir.metadata)
+    if sample_rate is None:
+        raise ParameterError(f"sample_rate is required when the {name} is an array")
+    data, _ = as_audio_2d(ir, name)
+    return data, check_sample_rate(sample_rate), {}
+
