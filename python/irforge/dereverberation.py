@@ -18,10 +18,11 @@ Two modes:
     ``(|Y|+eps)/(|X|+eps)``; repeated excitation frames transformed once; only the 1025 STFT
     frames that ``rho`` uses; real FFTs; the per-frame threshold in the C++ core).
 ``"improved"``
-    A better-founded design (see :func:`dereverb`): minimum-phase system IR from the averaged
-    cepstrum, per-bin decay from the measured IR's per-band T30 (noise compensated), a target
-    effective IR whose late decay is shortened per band, and a regularised (Wiener-like) causal
-    inverse filter applied by the zero-latency convolution engine.
+    A better-founded design (see :func:`dereverb`): mixed-phase (H1) or minimum-phase system IR
+    from the steady-state sweep frames, per-bin decay from the measured IR's per-band T30 (noise
+    compensated), a target effective IR whose late decay is shortened per band, and a
+    regularised (Wiener: relative floor + the measured per-bin noise of the estimate) inverse
+    filter limited to the excited band, applied by the zero-latency convolution engine.
 
 References
 ----------
@@ -79,6 +80,13 @@ _LN1000 = math.log(1000.0)
 _NOISE_FLOOR_MAX_DB = -30.0
 #: improved mode: part of the measured IR kept before its peak, seconds
 _PRE_PEAK_S = 0.01
+#: improved mode: the IR is kept while its 10 ms envelope is this many times the measurement noise
+_NOISE_MARGIN = 4.0
+#: improved mode: the inverse is designed on an FFT of >= 16 x the IR length (a -35 dB
+#: regularised inverse of a mixed-phase room rings for seconds on both sides; shorter FFTs alias
+#: that ringing into a flat residual floor) and keeps 4/16 of it before the modelling delay
+#: and 8/16 after it
+_INV_FFT_FACTOR, _INV_PRE, _INV_POST = 16, 4, 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +108,8 @@ class DereverbResult:
     trim_samples : int
     system_ir : np.ndarray [shape=(n,)], float32
         The measured recording-chain IR (reference: zero-phase, peak 1, tapered, 5 s·fs/2 - 1
-        samples; improved: minimum phase, peak 1).
+        samples; improved: the H1 estimate (``phase="minimum"``: minimum phase), peak 1,
+        starting 10 ms before its peak).
     filter_ir : np.ndarray [shape=(n,)], float32
         The decayed IR that is deconvolved (eqs. 16-18, h'').
     inverse_ir : np.ndarray or None
@@ -476,53 +485,14 @@ def _reference(z, x, y, sr) -> DereverbResult:
 # ---------------------------------------------------------------------------------------------
 # improved mode
 # ---------------------------------------------------------------------------------------------
-def _band_t30_fallback(h: np.ndarray, sr: float, centers: np.ndarray) -> np.ndarray:
-    """Per-octave-band T30 (Schroeder, Lundeby-truncated) when irforge.analysis is missing."""
-    from ._decay import lundeby
-
-    out = np.full(len(centers), np.nan)
-    for i, fc in enumerate(centers):
-        lo, hi = fc / math.sqrt(2), min(fc * math.sqrt(2), 0.45 * sr)
-        if lo >= hi:
-            continue
-        sos = ss.butter(4, [lo, hi], btype="bandpass", fs=sr, output="sos")
-        b = ss.sosfiltfilt(sos, h.astype(np.float64))
-        try:
-            lr = lundeby(b.astype(np.float32), sr)
-            end = max(int(lr.crossing_index), 16)
-        except Exception:   # noqa: BLE001 - undefined decay -> NaN, handled by the caller
-            end = len(b)
-        e = np.cumsum((b[:end] ** 2)[::-1])[::-1]
-        if e[0] <= 0:
-            continue
-        edc = 10 * np.log10(np.maximum(e / e[0], 1e-30))
-        i5 = np.argmax(edc <= -5)
-        i35 = np.argmax(edc <= -35)
-        if edc[-1] > -35 or i35 <= i5:
-            i35 = np.argmax(edc <= -25)
-            if edc[-1] > -25 or i35 <= i5:
-                continue
-        t = np.arange(i5, i35) / sr
-        slope = np.polyfit(t, edc[i5:i35], 1)[0]
-        if slope < 0:
-            out[i] = -60.0 / slope
-    return out
-
-
 def _band_t30(h: np.ndarray, sr: float) -> tuple[np.ndarray, np.ndarray, str]:
-    centers = 1000.0 * 2.0 ** np.arange(-4, 4)          # 62.5 Hz .. 8 kHz
-    centers = centers[centers * math.sqrt(2) < 0.45 * sr]
-    try:
-        from .analysis import analyze  # written by a sibling helper; optional
+    """Per-octave-band T30 of ``h`` (ISO 3382-1, noise compensated) from irforge.analysis."""
+    from .analysis import analyze
 
-        res = analyze(h.astype(np.float32), sample_rate=sr, bands="octave")
-        c = np.asarray(res.band_centers_hz, dtype=float)
-        t = np.asarray(res.t30_s, dtype=float)[0]
-        if t.shape == c.shape and np.isfinite(t).any():
-            return c, t, "irforge.analysis.analyze (T30)"
-    except Exception:   # noqa: BLE001 - fall back to the local estimate
-        pass
-    return centers, _band_t30_fallback(h, sr, centers), "local Schroeder T30"
+    res = analyze(h.astype(np.float32), sample_rate=sr, bands="octave")
+    c = np.asarray(res.band_centers_hz, dtype=float)
+    t = np.asarray(res.t30_s, dtype=float)[0]
+    return c, t, "irforge.analysis.analyze (T30)"
 
 
 def _per_bin(values: np.ndarray, centers: np.ndarray, freqs: np.ndarray, default: float) -> np.ndarray:
@@ -567,7 +537,29 @@ def _improved_system_ir(x, y, sr, n_fft, phase):
         # H1 estimate (cross- over auto-spectrum): keeps the room's phase; 0 where not excited
         Sxy = np.sum(Y * np.conj(X), axis=0)
         h = sfft.irfft(np.where(excited, Sxy / np.maximum(Sxx, 1e-300), 0.0), n_fft)
-    return h, d, n_frames
+    # the band the excitation really covers (within 20 dB of its median power): the inverse
+    # filter is limited to it
+    k_exc = np.flatnonzero(Sxx >= 1e-2 * np.median(Sxx[excited]))
+    band_hz = (k_exc[0] * sr / n_fft, k_exc[-1] * sr / n_fft)
+    return h, d, n_frames, _measurement_noise_power(X, Y, excited, n_fft), band_hz
+
+
+def _measurement_noise_power(X: np.ndarray, Y: np.ndarray, excited: np.ndarray, n_fft: int):
+    """Noise variance per bin of the averaged transfer-function estimate, from the spread of
+    the per-frame estimates Y_k/X_k over the steady-state frames (every frame sees the same
+    periodic response, so what differs between frames is noise or time variance); 0 where the
+    excitation is absent. None with < 2 frames.
+
+    The frames overlap by 50 %, so the variance of their mean is taken as twice the
+    independent-frame value (conservative)."""
+    K = X.shape[0]
+    if K < 2:
+        return None
+    Xe, Ye = X[:, excited], Y[:, excited]
+    Hk = Ye * np.conj(Xe) / np.maximum(np.abs(Xe) ** 2, 1e-300)
+    var = np.zeros(X.shape[1])
+    var[excited] = 2.0 * np.sum(np.abs(Hk - Hk.mean(axis=0)) ** 2, axis=0) / (K * (K - 1))
+    return var
 
 
 def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_length_s, phase,
@@ -579,28 +571,45 @@ def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_lengt
     n_fft = int(round(frame_s * sr))
     n_fft += n_fft % 2
     n = min(len(x), len(y))
-    h_full, d, n_frames = _improved_system_ir(x[:n], y[:n], sr, n_fft, phase)
+    h_full, d, n_frames, meas_noise, band_hz = _improved_system_ir(x[:n], y[:n], sr, n_fft, phase)
     # the pair is aligned on the IR's peak: whatever arrives before the peak (the direct sound
     # when a reflection is louder, the rise of a band-limited peak) wrapped to the end of the
     # circular estimate. Rotate it back in front, or the inverse never sees it.
     pre = min(int(round(_PRE_PEAK_S * sr)), n_fft // 8)
     h_full = np.roll(h_full, pre)
-    n_ir = min(int(round(ir_length_s * sr)) + pre, n_fft // 2)
+    n_ir = min(int(round(ir_length_s * sr)) + pre, n_fft)
     h = h_full[:n_ir].copy()
     peak = np.max(np.abs(h))
     if not np.isfinite(peak) or peak <= 0:
         raise ParameterError("the measured system IR is silent: check the sweep pair")
     h /= peak
-    # noise-aware: cut the IR where its decay meets the noise floor (Lundeby) and fade out
-    try:
-        lr = lundeby(h.astype(np.float32), float(sr))
-        if lr.noise_db < _NOISE_FLOOR_MAX_DB:
-            cut = int(min(max(lr.crossing_index, int(0.05 * sr)), len(h)))
-            noise_power = float(lr.noise_power)
-        else:   # a "floor" this high is late reverberation cut short, not noise: keep all
+    # noise-aware: cut the IR where its envelope meets the *measurement* noise floor (the
+    # frame-to-frame spread of the sweep estimate). Not at the IR's own Lundeby floor: what
+    # lies under that floor (the room's late tail, the noise of the chain) is still part of the
+    # system the recording went through, and an inverse that never saw it leaves it in the
+    # effective IR as a long low-level residual (which is what the ISO T30 then reads).
+    if meas_noise is not None:
+        # per-sample floor in the IR from the typical (median) excited bin: a few weakly excited
+        # bins at the sweep's band edges are very noisy and are handled per bin by lambda below
+        noise_var = meas_noise / peak ** 2
+        noise_power = float(np.median(noise_var[noise_var > 0])) / n_fft if (noise_var > 0).any() else 0.0
+        noise_source = "frame-to-frame spread of the sweep estimate"
+        blk = max(1, int(0.01 * sr))
+        env = np.add.reduceat(h ** 2, np.arange(0, len(h), blk)) / blk
+        above = np.flatnonzero(env > _NOISE_MARGIN * noise_power)
+        cut = len(h) if len(above) == 0 else min(len(h), (int(above[-1]) + 1) * blk)
+        cut = max(cut, min(len(h), int(0.05 * sr)))
+    else:   # one frame only: no spread to measure, fall back to the IR's own floor (Lundeby)
+        noise_var, noise_source = None, "Lundeby floor of the IR (single frame)"
+        try:
+            lr = lundeby(h.astype(np.float32), float(sr))
+            if lr.noise_db < _NOISE_FLOOR_MAX_DB:
+                cut = int(min(max(lr.crossing_index, int(0.05 * sr)), len(h)))
+                noise_power = float(lr.noise_power)
+            else:   # a "floor" this high is late reverberation cut short, not noise: keep all
+                cut, noise_power = len(h), 0.0
+        except Exception:   # noqa: BLE001 - no noise floor found: keep all
             cut, noise_power = len(h), 0.0
-    except Exception:   # noqa: BLE001 - no noise floor found: keep all
-        cut, noise_power = len(h), 0.0
     fade = min(cut // 4, int(0.05 * sr))
     h = h[:cut]
     if fade > 1:
@@ -623,24 +632,33 @@ def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_lengt
     h_d = istft(H * D.astype(np.float32), n_fft=_N_FFT, hop=_HOP, length=len(h)).astype(np.float64)
     # regularised inverse: G = Hd conj(H) / (|H|^2 + lambda), lambda from a relative floor
     # (octave-smoothed |H|^2 x 10^(reg/10)) plus the measurement noise
-    n_g = 1 << int(math.ceil(math.log2(4 * len(h))))
+    n_g = 1 << int(math.ceil(math.log2(_INV_FFT_FACTOR * len(h))))
     Hs = sfft.rfft(h, n_g)
     Hd = sfft.rfft(h_d, n_g)
     P = np.abs(Hs) ** 2
     f_g = np.fft.rfftfreq(n_g, 1.0 / sr)
     smooth = _octave_smooth(P, f_g)
-    lam = 10.0 ** (regularization_db / 10.0) * smooth + noise_power * len(h)
-    G = Hd * np.conj(Hs) / (P + lam)
+    if noise_var is not None:   # Wiener: the noise variance of each bin of the estimate
+        lam_noise = np.interp(f_g, np.fft.rfftfreq(n_fft, 1.0 / sr), noise_var) * (len(h) / n_fft)
+    else:
+        lam_noise = noise_power * len(h)
+    lam = 10.0 ** (regularization_db / 10.0) * smooth + lam_noise
+    # outside the band the sweep excites nothing is known about the system (H there is the
+    # leakage of the IR's cut): a ratio of two leakage values would pass the system's content
+    # there at an arbitrary gain, so the inverse is faded out at the band edges
+    G = Hd * np.conj(Hs) / (P + lam) * _band_mask(f_g, *band_hz)
     g = sfft.irfft(G, n_g)
     if phase == "minimum":
-        g = g[:n_g // 2]
+        g = g[:_INV_POST * n_g // _INV_FFT_FACTOR]
         delay = 0
-    else:       # acausal inverse: add a modelling delay of a quarter of the FFT
-        delay = n_g // 4
-        g = np.roll(g, delay)[:n_g // 2 + delay]
+    else:       # acausal inverse: add a modelling delay
+        delay = _INV_PRE * n_g // _INV_FFT_FACTOR
+        g = np.roll(g, delay)[:(_INV_PRE + _INV_POST) * n_g // _INV_FFT_FACTOR]
     fl = min(len(g) // 8, int(0.05 * sr))
     if fl > 1:
         g[-fl:] *= 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fl))
+        if delay > fl:      # the acausal start is cut too: fade it in
+            g[:fl] *= 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fl))
     raw = convolve(z, g.astype(np.float32), sample_rate=sr)[..., delay:delay + z.shape[-1]]
     raw = np.asarray(raw, dtype=np.float64)
     gn = _gain(raw, z, 0)
@@ -650,8 +668,17 @@ def _improved(z, x, y, sr, *, target_t60_s, regularization_db, frame_s, ir_lengt
         inverse_ir=g.astype(np.float32), t60_ratio=rho, decay_matrix=D, frequencies_hz=freqs,
         decay_times_s=times, sample_rate=float(sr), mode="improved", latency_samples=d,
         info=dict(band_centers_hz=centers, t30_s=t30, t30_source=t30_source, target_t60_s=target_t60_s,
-                  noise_power=noise_power, ir_cut_samples=cut, filter_delay_samples=delay,
+                  noise_power=noise_power, noise_source=noise_source, ir_cut_samples=cut, filter_delay_samples=delay,
                   phase=phase, ir_frames=n_frames))
+
+
+def _band_mask(f: np.ndarray, f_lo: float, f_hi: float, taper_oct: float = 1.0 / 6.0) -> np.ndarray:
+    """1 inside [f_lo, f_hi] shrunk by ``taper_oct`` octave at each end, raised-cosine
+    (log-frequency) down to 0 at ``f_lo`` and ``f_hi``, 0 outside."""
+    lf = np.log2(np.maximum(f, 1e-6))
+    lo = np.clip((lf - math.log2(max(f_lo, 1e-6))) / taper_oct, 0.0, 1.0)
+    hi = np.clip((math.log2(max(f_hi, 1e-6)) - lf) / taper_oct, 0.0, 1.0)
+    return (0.5 - 0.5 * np.cos(np.pi * lo)) * (0.5 - 0.5 * np.cos(np.pi * hi))
 
 
 def _octave_smooth(P: np.ndarray, f: np.ndarray, fraction: float = 1.0) -> np.ndarray:
@@ -670,8 +697,8 @@ def _octave_smooth(P: np.ndarray, f: np.ndarray, fraction: float = 1.0) -> np.nd
 # public
 # ---------------------------------------------------------------------------------------------
 def dereverb(recording, *, excitation, recorded_excitation, sample_rate: float,
-             mode: str = "reference", target_t60_s: float = 0.1, regularization_db: float = -20.0,
-             frame_s: float = 5.0, ir_length_s: float = 2.0, phase: str = "mixed",
+             mode: str = "reference", target_t60_s: float = 0.1, regularization_db: float = -35.0,
+             frame_s: float = 5.0, ir_length_s: float = 3.5, phase: str = "mixed",
              early_ms: float = 5.0) -> DereverbResult:
     """Filter a reverberant recording by deconvolution with a per-bin decayed system IR.
 
@@ -699,11 +726,17 @@ def dereverb(recording, *, excitation, recorded_excitation, sample_rate: float,
     target_t60_s : float
         improved: the T60 the effective IR should have (bins that already decay faster are left).
     regularization_db : float
-        improved: regularisation relative to the octave-smoothed system power spectrum, dB.
+        improved: regularisation relative to the octave-smoothed system power spectrum, dB
+        (added to the measured noise variance of each bin). -35 dB: at -20 dB the notches of
+        the room's spectrum are left un-inverted and the effective IR keeps a residual with the
+        room's decay at about -27 dB (which the ISO T30 then reads); much lower values make the
+        inverse ring longer than its FFT.
     frame_s : float
         improved: frame length for the cepstral IR estimate, seconds (the reference uses 5 s).
     ir_length_s : float
-        improved: longest system IR kept, seconds (it is also cut at its noise floor).
+        improved: longest system IR kept, seconds (at most ``frame_s``; it is also cut where its
+        envelope meets the measurement noise floor). The part of the room's IR beyond it is not
+        inverted and stays in the effective IR.
     phase : {"minimum", "mixed"}
         improved: minimum-phase IR from the averaged cepstrum (causal inverse, no latency), or
         the mixed-phase H1 estimate (keeps the room's phase; the inverse needs a modelling delay).
@@ -725,17 +758,24 @@ def dereverb(recording, *, excitation, recorded_excitation, sample_rate: float,
 
     Notes
     -----
-    improved mode: (1) the sweep pair is aligned and cut to common length; the log-magnitude
-    ratio log|Y|-log|X| is averaged over 50 %-overlapped frames of ``frame_s`` (the cepstral
-    difference of eq. 7, averaged in the log domain) and the minimum-phase IR with that
-    magnitude is built from the folded cepstrum; it is cut where its decay meets the noise
-    floor (Lundeby). (2) Per octave band T30 of that IR (noise compensated), interpolated to
+    improved mode: (1) the sweep pair is aligned and cut to common length; over 50 %-overlapped
+    steady-state frames of ``frame_s`` the H1 estimate sum(Y X*)/sum(|X|^2) gives the
+    mixed-phase IR (``phase="minimum"``: the log-magnitude ratio log|Y|-log|X| is averaged, the
+    cepstral difference of eq. 7, and the minimum-phase IR with that magnitude is built from the
+    folded cepstrum). The spread of the per-frame estimates Y_k/X_k gives the noise variance of
+    every bin. The IR keeps 10 ms before its peak (the alignment wraps that part to the end of
+    the circular estimate) and is cut where its 10 ms envelope meets 4x the measurement noise
+    floor (with one frame only: the Lundeby floor of the IR). (2) Per octave band T30 of that IR (noise compensated), interpolated to
     every bin; the target per bin is min(T30, target_t60_s), ``t60_ratio`` = target / T30.
     (3) The decay matrix D[k, t] = exp(-ln(1000)(1/T_target - 1/T30)(t - early)) is applied to
     the STFT of the IR and resynthesised (COLA): the target effective IR h_d. (4) The filter is
-    G = H_d H* / (|H|^2 + lambda) (Wiener-like: lambda from the octave-smoothed |H|^2 at
-    ``regularization_db`` plus the noise floor), a causal FIR for the minimum-phase IR, run by
-    the zero-latency convolution engine. The effective IR (system IR followed by the filter)
+    G = M H_d H* / (|H|^2 + lambda) (Wiener: lambda = the octave-smoothed |H|^2 at
+    ``regularization_db`` + the bin's measurement noise variance; M fades the filter out, over
+    1/6 octave, at the edges of the band the sweep excites within 20 dB of its median), designed
+    on an FFT of >= 16x the IR length and kept from 4/16 of it before the modelling delay to
+    8/16 after (a causal FIR for the minimum-phase IR), run by the zero-latency convolution
+    engine. The mixed-phase filter is long (a 3.5 s IR at 48 kHz gives a 66 s FIR with a 22 s
+    modelling delay): the regularised inverse of a room rings for seconds on both sides. The effective IR (system IR followed by the filter)
     is then h * g ~= h_d. (5) The gain matches the input's RMS and never clips.
 
     When a bin's T60 never falls under the threshold (reference: per-frame index 0) its rho is
@@ -838,7 +878,9 @@ class Dereverb:
 
     - improved mode: the causal inverse FIR on the zero-latency partitioned convolution engine
       (:class:`irforge.Convolver`); ``latency_samples`` is the modelling delay (0 for the
-      minimum-phase design). Output = ``gain * raw`` of :func:`dereverb`, delayed by the latency.
+      minimum-phase design; for the default mixed-phase design about 22 s at 48 kHz for a 3.5 s
+      system IR - the regularised inverse of a room rings on both sides). Output =
+      ``gain * raw`` of :func:`dereverb`, delayed by the latency.
     - reference mode: the same WOLA division (symmetric Hann of N = len(filter_ir), hop N//2,
       Z/H'' per frame, window-square normalisation), run frame by frame as input arrives.
       A frame needs N future samples, so ``latency_samples = N - 1`` (2.5 s at 48 kHz): output
@@ -850,7 +892,7 @@ class Dereverb:
     Example
     -------
     >>> fx = Dereverb(result)                                    # doctest: +SKIP
-    >>> wet = fx.process(np.concatenate([z, np.zeros(fx.latency_samples, np.float32)]), fs)[fx.latency_samples:]
+    >>> wet = fx.process(np.concatenate([z, np.zeros(fx.latency_samples, np.float32)]), fs)[fx.latency_samples:]  # doctest: +SKIP
     """
 
     def __init__(self, result: DereverbResult, *, gain: float | None = None):
