@@ -164,7 +164,8 @@ def _cmd_dereverb(args) -> int:
     if not sr == sr_x == sr_y:
         raise ValueError(f"sample rates differ: recording {sr:g} Hz, excitation {sr_x:g} Hz, "
                          f"recorded excitation {sr_y:g} Hz")
-    opts = {} if args.mode == "reference" else dict(frame_s=args.frame_s, ir_length_s=args.ir_length_s)
+    opts = {} if args.mode == "reference" else {
+        k: v for k, v in (("frame_s", args.frame_s), ("ir_length_s", args.ir_length_s)) if v is not None}
     r = dereverb(z[0], excitation=x[0], recorded_excitation=y[0], sample_rate=sr, mode=args.mode, **opts)
     path = write_audio_atomic(args.output, np.atleast_2d(r.audio), sr, bit_depth=args.bit_depth,
                               overwrite=args.overwrite)
@@ -278,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("recorded_excitation", help="its recording through the same chain")
     dr.add_argument("output")
     dr.add_argument("--mode", choices=["reference", "improved"], default="improved")
-    dr.add_argument("--frame-s", type=float, default=5.0, help="improved: analysis frame = sweep period, s")
-    dr.add_argument("--ir-length-s", type=float, default=2.0, help="improved: longest IR to estimate, s")
+    dr.add_argument("--frame-s", type=float, default=None, help="improved: analysis frame = sweep period, s (5)")
+    dr.add_argument("--ir-length-s", type=float, default=None, help="improved: longest IR to estimate, s")
     dr.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
     dr.add_argument("--overwrite", action="store_true")
     dr.set_defaults(func=_cmd_dereverb)
