@@ -32,6 +32,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA_DIR, emit_result, environment, make_ir, print_table, time_call  # noqa: E402
 
 
+def _fit_signal_noise(P: np.ndarray, R: np.ndarray, n_upper: np.ndarray, lo: int, hi: int):
+    """Fit ``P_k ~ a R_k + c`` (a, c >= 0) in one band by iteratively reweighted least squares.
+
+    ``P`` is the recording's power, ``R`` the IR's power (the regressor), ``n_upper`` an upper
+    bound for the noise (minimum statistics). Returns ``(a, c)``. When ``R`` hardly varies in
+    the band (signal and noise cannot be told apart) the upper bound is used for ``c``.
+    """
+    p, r = P[lo:hi], R[lo:hi]
+    rm = float(np.mean(r))
+    if rm <= 0:
+        return 0.0, float(np.mean(p))
+    cv = float(np.std(r)) / rm
+    c_up = float(np.mean(n_upper[lo:hi]))
+    if cv < 0.3:
+        c = -min(c_up, float(np.mean(p)))     # negative: "undetermined, at most |c|"
+    else:
+        # Fisher scoring for P_k ~ Gamma(mean a R_k + c): weighted LS with weights 1/mean^2,
+        # started from a tiny c so that the bins in the IR's notches (where the noise shows)
+        # carry their weight from the first step.
+        a = float(np.mean(p)) / rm
+        c = 1e-6 * float(np.mean(p))
+        scale = float(np.mean(p))
+        for _ in range(12):
+            fit = np.maximum(a * r + c, 1e-300 + 1e-12 * scale)
+            w = 1.0 / (fit * fit)               # 2x2 weighted normal equations
+            s_rr, s_r1, s_11 = float(w @ (r * r)), float(w @ r), float(w.sum())
+            s_rp, s_1p = float(w @ (r * p)), float(w @ p)
+            det = s_rr * s_11 - s_r1 * s_r1
+            if det <= 1e-12 * s_rr * s_11:
+                break
+            a = max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0)
+            c = max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12 * scale)
+        c = min(c, c_up)
+    return max(float(np.mean(p)) - 1.4 * abs(c), 0.0) / rm, c
+
+
 def peer_wiener(y: np.ndarray, h: np.ndarray, sr: float) -> np.ndarray:
     """Straightforward numpy/scipy version of irforge's Wiener deconvolution (full-length FFTs)."""
     from irforge import deconvolution as dc
@@ -55,7 +91,7 @@ def peer_wiener(y: np.ndarray, h: np.ndarray, sr: float) -> np.ndarray:
         edges, _ = dc._band_edges(P.size, L, sr)
         lam = np.empty(P.size)
         for lo, hi in zip(edges[:-1], edges[1:]):
-            a, cc = dc._fit_signal_noise(P, H2, up, int(lo), int(hi))
+            a, cc = _fit_signal_noise(P, H2, up, int(lo), int(hi))
             lam[lo:hi] = abs(cc) / max(a, 1e-300)
         lam[0] = lam[1]
         lam[edges[-1]:] = lam[edges[-1] - 1]
@@ -78,12 +114,13 @@ def speed(seconds: float, reps: int) -> dict:
     from irforge.metrics import si_sdr
     q_ours = si_sdr(ours["out"][:, 2 * sr:-2 * sr], x[:, 2 * sr:-2 * sr])
     q_peer = si_sdr(peer["out"][:, 2 * sr:-2 * sr], x[:, 2 * sr:-2 * sr])
-    rows = [["irforge deconvolve (wiener)", ours["wall_med"], q_ours],
+    rows = [["irforge deconvolve (auto)", ours["wall_med"], q_ours],
             ["numpy/scipy full-FFT Wiener", peer["wall_med"], q_peer]]
     print_table(["implementation", "wall s", "SI-SDR dB"], rows,
                 title=f"Speed: {seconds:g} s stereo 48 kHz, 2 s IR, 40 dB SNR")
     ratio = peer["wall_med"] / ours["wall_med"]
-    print(f"speed-up: {ratio:.2f}x (target >= 5x)")
+    print(f"speed-up: {ratio:.2f}x (target >= 5x); other processes' load during the timing: "
+          f"ours {ours.get('foreign_cores')}, peer {peer.get('foreign_cores')} cores")
     return {"ours_s": ours["wall_med"], "peer_s": peer["wall_med"], "ratio": ratio,
             "si_sdr_ours": q_ours, "si_sdr_peer": q_peer}
 

@@ -24,7 +24,10 @@ engine; the first ``d`` samples are dropped so that the output lines up with the
 Because ``g`` inverts the *whole* IR, the IR's bulk delay (the samples before the direct
 sound) is removed too: the output starts where the dry signal started.
 
-- ``"wiener"`` (what ``"auto"`` picks): ``G = conj(H) / (|H|^2 + S_n / S_x)`` with the noise
+- ``"auto"``: the ``"wiener"`` design below, or the GCV-``"tikhonov"`` one when its
+  generalised-cross-validation score on the recording is lower (e.g. a noise-free recording,
+  where the Wiener band fit over-regularises). Needs no dry signal.
+- ``"wiener"``: ``G = conj(H) / (|H|^2 + S_n / S_x)`` with the noise
   PSD ``S_n`` estimated from the recording itself (a low percentile of per-frame spectra, i.e.
   minimum statistics) or given as ``noise_db`` / a noise-only excerpt, and the dry PSD
   ``S_x = max(S_y - S_n, floor) / |H|^2`` from a Welch estimate of the recording. The
@@ -69,8 +72,9 @@ __all__ = ["deconvolve", "inverse_filter", "Deconvolver", "deconvolve_file", "ME
 
 METHODS = ("auto", "wiener", "tikhonov", "threshold", "kirkeby", "stft", "naive")
 _PHASES = ("minimum", "linear", "mixed")
-#: what "auto" resolves to: the best method in benchmarks/bench_deconvolve.py (mean SI-SDR over
-#: speech/guitar x room/cabinet x 60/40/30 dB SNR pairs), see BENCHMARKS.md.
+#: the design "auto" starts from: the best method in benchmarks/bench_deconvolve.py (mean SI-SDR
+#: over speech/guitar x room/cabinet x 60/40/30 dB SNR pairs); with estimated statistics it is
+#: replaced per channel by GCV-Tikhonov when that has the lower GCV score (_wiener_lambda).
 _AUTO = "wiener"
 
 
@@ -153,46 +157,82 @@ def _welch_size(sr: float) -> int:
 # ------------------------------------------------------------------------------------------
 # PSD statistics of a recording: mean power and a low percentile per bin (minimum statistics)
 # ------------------------------------------------------------------------------------------
-_HIST_LO, _HIST_HI, _HIST_STEP = -300.0, 100.0, 0.25     # dB range and resolution
 _NOISE_Q = 0.005        # percentile of frame powers taken as the noise floor
 _SMOOTH_BINS = 9       # frequency smoothing before the percentile (variance reduction)
-_FIT_ITERS = 12        # scoring iterations of the band-wise signal/noise fit
+_FIT_ITERS = 4        # scoring iterations of the band-wise signal/noise fit
 _OVERSUB = 1.4         # S_x = max(S_y - _OVERSUB * S_n, 0) / |H|^2
+_MAX_FRAMES = 256      # frames kept for the percentile (decimated reservoir: bounded memory)
+_CORE_FFT = (16, 1 << 22)
+
+
+def _rfft32(a: np.ndarray, n: int) -> np.ndarray:
+    """rfft of the rows of ``a`` (zero-padded/cut to n): C++ core in float32 for powers of two."""
+    a = np.atleast_2d(a)
+    if n & (n - 1) == 0 and _CORE_FFT[0] <= n <= _CORE_FFT[1]:
+        from . import _core
+
+        if a.shape[1] == n and a.dtype == np.float32 and a.flags.c_contiguous:
+            return _core.rfft(a)
+        a2 = np.zeros((a.shape[0], n), np.float32)
+        k = min(n, a.shape[1])
+        a2[:, :k] = a[:, :k]
+        return _core.rfft(a2)
+    return sfft.rfft(a, n, axis=-1, workers=-1)
+
+
+def _irfft32(A: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of :func:`_rfft32` (normalised), rows of ``A``."""
+    A = np.atleast_2d(A)
+    if n & (n - 1) == 0 and _CORE_FFT[0] <= n <= _CORE_FFT[1]:
+        from . import _core
+
+        out = _core.irfft(np.ascontiguousarray(A, dtype=np.complex64), n)
+        out *= 1.0 / n
+        return out
+    return sfft.irfft(A, n, axis=-1, workers=-1)
 
 
 def _smooth_bins(p: np.ndarray, width: int, axis: int) -> np.ndarray:
     """Moving average along ``axis`` (odd width, edges use the available samples)."""
     if width <= 1:
         return p
-    k = np.ones(width) / width
-    num = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), axis, p)
-    ones = np.ones(p.shape[axis])
-    den = np.convolve(ones, k, mode="same")
-    shape = [1] * p.ndim
-    shape[axis] = -1
-    return num / den.reshape(shape)
+    p = np.moveaxis(p, axis, -1)
+    n, half = p.shape[-1], width // 2
+    acc = np.zeros(p.shape, np.result_type(p.dtype, np.float32))
+    for s in range(-half, half + 1):          # width shifted adds: exact, no cumsum round-off
+        if s >= 0:
+            acc[..., : n - s] += p[..., s:]
+        else:
+            acc[..., -s:] += p[..., : n + s]
+    den = np.convolve(np.ones(n), np.ones(width), mode="same")
+    return np.moveaxis(acc / den.astype(acc.dtype), -1, axis)
 
 
 class _PsdStats:
     """Streaming Welch statistics of a (channels, samples) signal fed in blocks.
 
-    Keeps the running sum of frame power spectra (for ``S_y``) and, per bin, a histogram of the
-    frequency-smoothed frame powers in dB (for a low percentile: the noise floor). Memory is
-    independent of the signal length (about 13 MB for stereo at 2048 points).
+    Hann frames without overlap (C++ core STFT, float32; half the work of 50 % overlap and
+    more independent frames for the percentile). Keeps the running sum of frame power
+    spectra (for ``S_y``) and a decimated reservoir of at most ``_MAX_FRAMES`` frame spectra
+    (every ``stride``-th frame; the stride doubles when the reservoir is full) from which a low
+    percentile per bin of the frequency-smoothed powers is taken (the noise floor). Memory is
+    independent of the signal length (about 8 MB for stereo at 2048 points).
     """
 
-    def __init__(self, channels: int, n_fft: int):
+    def __init__(self, channels: int, n_fft: int, frame_stride: int = 1):
         from . import _stft
 
         self.n_fft = n_fft
-        self.hop = n_fft // 4
+        self.hop = n_fft * frame_stride     # > n_fft: analyse only every frame_stride-th frame
         self.w = _stft.get_window("hann", n_fft)
         self.wss = float(np.sum(self.w ** 2))
         self.bins = n_fft // 2 + 1
         self.sum = np.zeros((channels, self.bins))
         self.count = 0
-        self.n_hist = int(round((_HIST_HI - _HIST_LO) / _HIST_STEP))
-        self.hist = np.zeros((channels, self.bins, self.n_hist), np.int32)
+        self.kept: list[np.ndarray] = []      # (channels, frames, bins) float32
+        self.n_kept = 0
+        self.stride = 1
+        self.seen = 0                         # live frames seen (for the stride phase)
         self.carry = np.zeros((channels, 0), np.float32)
         self.channels = channels
 
@@ -208,7 +248,7 @@ class _PsdStats:
         used = buf[:, : (F - 1) * self.hop + self.n_fft]
         S = _stft.stft(used, n_fft=self.n_fft, hop=self.hop, center=False)[..., :F]
         self.carry = np.ascontiguousarray(buf[:, F * self.hop:])
-        self._add(np.abs(S).astype(np.float64) ** 2 / self.wss)
+        self._add(S)
 
     def finish(self) -> None:
         """Analyse what is left (zero-padded last frame)."""
@@ -218,33 +258,44 @@ class _PsdStats:
             buf = np.pad(self.carry, ((0, 0), (0, self.n_fft - self.carry.shape[1] % self.n_fft
                                                if self.carry.shape[1] % self.n_fft else 0)))
             S = _stft.stft(buf, n_fft=self.n_fft, hop=self.hop, center=False)
-            self._add(np.abs(S).astype(np.float64) ** 2 / self.wss)
+            self._add(S)
         self.carry = self.carry[:, :0]
 
-    def _add(self, P: np.ndarray) -> None:
-        # P: (channels, bins, frames). Digitally silent frames say nothing about the noise.
-        live = P.sum(axis=1).min(axis=0) > 0
-        P = P[..., live]
-        if P.shape[-1] == 0:
+    def _add(self, S: np.ndarray) -> None:
+        # S: (channels, bins, frames) complex64 -> powers (channels, frames, bins) float32
+        St = np.swapaxes(S, 1, 2)
+        P = St.real * St.real + St.imag * St.imag
+        P *= np.float32(1.0 / self.wss)
+        # Digitally silent frames say nothing about the noise.
+        live = P.sum(axis=2, dtype=np.float64).min(axis=0) > 0
+        if not live.all():
+            P = P[:, live]
+        k = P.shape[1]
+        if k == 0:
             return
-        self.sum += P.sum(axis=-1)
-        self.count += P.shape[-1]
-        Ps = _smooth_bins(P, _SMOOTH_BINS, axis=1)
-        idx = np.floor((10 * np.log10(np.maximum(Ps, 1e-300)) - _HIST_LO) / _HIST_STEP)
-        idx = np.clip(idx, 0, self.n_hist - 1).astype(np.int64)
-        for c in range(self.channels):
-            flat = (np.arange(self.bins)[:, None] * self.n_hist + idx[c]).ravel()
-            self.hist[c] += np.bincount(flat, minlength=self.bins * self.n_hist).reshape(
-                self.bins, self.n_hist).astype(np.int32)
+        self.sum += P.sum(axis=1, dtype=np.float64)
+        self.count += k
+        idx = np.arange(self.seen, self.seen + k)
+        self.seen += k
+        take = P[:, idx % self.stride == 0]
+        if take.shape[1]:
+            self.kept.append(np.ascontiguousarray(take))
+            self.n_kept += take.shape[1]
+        while self.n_kept > _MAX_FRAMES:
+            allk = np.concatenate(self.kept, axis=1)[:, ::2]
+            self.kept, self.n_kept = [allk], allk.shape[1]
+            self.stride *= 2
 
     def mean_psd(self) -> np.ndarray:
         return self.sum / max(self.count, 1)
 
     def percentile_psd(self, q: float) -> np.ndarray:
-        cdf = np.cumsum(self.hist, axis=-1)
-        total = np.maximum(cdf[..., -1:], 1)
-        k = np.argmax(cdf >= q * total, axis=-1)
-        return 10 ** ((_HIST_LO + (k + 0.5) * _HIST_STEP) / 10)
+        if not self.kept:
+            return np.zeros((self.channels, self.bins))
+        P = np.concatenate(self.kept, axis=1)
+        Ps = _smooth_bins(P, _SMOOTH_BINS, axis=2)
+        k = min(int(q * Ps.shape[1]), Ps.shape[1] - 1)
+        return np.partition(Ps, k, axis=1)[:, k].astype(np.float64)
 
 
 _BIAS_CACHE: dict = {}
@@ -255,11 +306,12 @@ def _noise_bias(n_fft: int) -> float:
 
     The percentile of smoothed periodogram values sits below their mean by a factor that depends
     only on the percentile, the smoothing and the window; it is calibrated here on synthetic
-    noise (deterministic seed) rather than from an approximate chi-square formula.
+    noise (deterministic seed, a full reservoir) rather than from an approximate chi-square
+    formula.
     """
     if n_fft not in _BIAS_CACHE:
         r = np.random.default_rng(12345)
-        x = r.standard_normal((1, n_fft * 64)).astype(np.float32)
+        x = r.standard_normal((1, n_fft * (_MAX_FRAMES + 1))).astype(np.float32)
         st = _PsdStats(1, n_fft)
         st.feed(x)
         est = st.percentile_psd(_NOISE_Q)[0, _SMOOTH_BINS:-_SMOOTH_BINS]
@@ -275,6 +327,7 @@ class _Spectra:
     s_n: np.ndarray    # (channels, bins) noise PSD
     fine: "_FineStats | None" = None   # long-frame spectrum for the band-wise signal/noise fit
     fine_sr: float = 0.0
+    auto: bool = False  # method="auto": Wiener, or GCV-Tikhonov when its GCV score is lower
 
 
 def _recording_spectra(stats: _PsdStats, *, noise_db, noise) -> _Spectra:
@@ -304,9 +357,18 @@ class _Analyser:
     """First pass over a recording (fed in blocks): Welch statistics and, when the noise is to
     be estimated, the long-frame spectrum for the band-wise fit."""
 
-    def __init__(self, channels: int, sr: float, m: int, *, noise_db=None, noise=None):
-        self.stats = _PsdStats(channels, _welch_size(sr))
-        self.fine = _FineStats(channels, _default_filter_length(m)) if (noise_db is None and noise is None) else None
+    def __init__(self, channels: int, sr: float, m: int, *, noise_db=None, noise=None,
+                 n_samples: int | None = None):
+        estimate = noise_db is None and noise is None
+        n_fft = _welch_size(sr)
+        stride = 1
+        if estimate and n_samples:
+            # The Welch statistics only give the noise upper bound here (the band-wise fit on
+            # the long-frame spectrum does the rest): about _MAX_FRAMES frames spread over the
+            # recording are enough, so only those are analysed.
+            stride = max(1, -(-int(n_samples) // (n_fft * _MAX_FRAMES)))
+        self.stats = _PsdStats(channels, n_fft, stride)
+        self.fine = _FineStats(channels, _default_filter_length(m)) if estimate else None
         self.noise_db, self.noise = noise_db, noise
         self.sr = sr
 
@@ -326,10 +388,23 @@ class _Analyser:
 
 
 def _analyse(y: np.ndarray, sr: float, m: int, *, noise_db=None, noise=None, block: int = 1 << 18) -> _Spectra:
-    an = _Analyser(y.shape[0], sr, m, noise_db=noise_db, noise=noise)
+    an = _Analyser(y.shape[0], sr, m, noise_db=noise_db, noise=noise, n_samples=y.shape[1])
     for s in range(0, y.shape[1], block):
         an.feed(y[:, s:s + block])
     return an.result()
+
+
+_HANN_CACHE: dict = {}
+
+
+def _hann32(F: int) -> np.ndarray:
+    """Periodic Hann window of F points, float32, cached (read-only)."""
+    if F not in _HANN_CACHE:
+        w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(F) / F)).astype(np.float32)
+        w.flags.writeable = False
+        _HANN_CACHE.clear()
+        _HANN_CACHE[F] = w
+    return _HANN_CACHE[F]
 
 
 class _FineStats:
@@ -346,26 +421,32 @@ class _FineStats:
         self.hop = F // 2
         self.sum = np.zeros((channels, F // 2 + 1))
         self.count = 0
-        self.buf = np.zeros((channels, 0), np.float64)
+        self.buf = np.zeros((channels, 0), np.float32)
         self.seen = 0
-        self.w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(F) / F)
+        self.w = _hann32(F)
+        self.wss = 3.0 * F / 8.0                      # sum of the periodic Hann window squared
         self.windowed = False
 
     def feed(self, block: np.ndarray) -> None:
         self.seen += block.shape[1]
-        self.buf = np.concatenate([self.buf, block.astype(np.float64)], axis=1)
-        while self.buf.shape[1] >= self.F + self.hop:
-            # only once we know the signal is longer than one frame do we window it
-            self._frame(self.buf[:, :self.F], True)
-            self.buf = self.buf[:, self.hop:]
+        self.buf = np.concatenate([self.buf, block.astype(np.float32, copy=False)], axis=1)
+        k = (self.buf.shape[1] - self.F) // self.hop  # only once the signal is longer than one
+        if k >= 1:                                     # frame do we window it
+            frames = np.stack([self.buf[:, i * self.hop: i * self.hop + self.F] for i in range(k)])
+            self._frame(frames.reshape(-1, self.F), True)
+            self.buf = self.buf[:, k * self.hop:]
 
     def _frame(self, fr: np.ndarray, window: bool) -> None:
+        """fr: (rows, <= F) float32 frames (any channel order: only the per-channel sum counts)."""
+        rows = fr.shape[0] // self.sum.shape[0]
         if window:
-            fr = fr * self.w
+            fr = fr * self.w[: fr.shape[1]]
             self.windowed = True
-        X = sfft.rfft(fr, self.F, axis=1, workers=-1)
-        self.sum += X.real ** 2 + X.imag ** 2
-        self.count += 1
+        # one unwindowed frame = the whole (short) recording: exact float64 spectrum
+        X = _rfft32(fr, self.F) if window else sfft.rfft(fr.astype(np.float64), self.F, axis=-1)
+        P = (X.real * X.real + X.imag * X.imag).reshape(rows, self.sum.shape[0], -1)
+        self.sum += P.sum(axis=0, dtype=np.float64)
+        self.count += rows
 
     def finish(self) -> None:
         n = self.buf.shape[1]
@@ -390,7 +471,7 @@ class _FineStats:
     def power(self) -> np.ndarray:
         """Mean frame power per bin divided by the per-frame weight (sum of window^2 or n)."""
         if self.windowed:
-            wss = float(np.sum(self.w ** 2))
+            wss = self.wss
         else:
             wss = float(max(self.seen, 1))
         return self.sum / max(self.count, 1) / wss
@@ -409,81 +490,105 @@ def _band_edges(n_bins: int, F: int, sr: float, min_bins: int = 32, frac_oct: fl
     return np.asarray(edges), df
 
 
-def _fit_signal_noise(P: np.ndarray, R: np.ndarray, n_upper: np.ndarray, lo: int, hi: int):
-    """Fit ``P_k ~ a R_k + c`` (a, c >= 0) in one band by iteratively reweighted least squares.
+def _fit_bands(P: np.ndarray, R: np.ndarray, n_upper: np.ndarray, edges: np.ndarray):
+    """Fit ``P_k ~ a R_k + c`` (a, c >= 0) in every band ``[edges[i], edges[i+1])`` at once.
 
     ``P`` is the recording's power, ``R`` the IR's power (the regressor), ``n_upper`` an upper
-    bound for the noise (minimum statistics). Returns ``(a, c)``. When ``R`` hardly varies in
-    the band (signal and noise cannot be told apart) the upper bound is used for ``c``.
+    bound for the noise (minimum statistics). Fisher scoring for ``P_k ~ Gamma(mean a R_k + c)``
+    (weighted least squares with weights 1/mean^2), started from a tiny ``c`` so that the bins in
+    the IR's notches (where the noise shows) carry their weight from the first step; all bands
+    are iterated together (segment sums). Returns ``(a, c)`` arrays; ``c < 0`` marks bands where
+    ``R`` hardly varies (signal and noise cannot be told apart) and ``|c|`` is the upper bound.
     """
-    p, r = P[lo:hi], R[lo:hi]
-    rm = float(np.mean(r))
-    if rm <= 0:
-        return 0.0, float(np.mean(p))
-    cv = float(np.std(r)) / rm
-    c_up = float(np.mean(n_upper[lo:hi]))
-    if cv < 0.3:
-        c = -min(c_up, float(np.mean(p)))     # negative: "undetermined, at most |c|"
-    else:
-        # Fisher scoring for P_k ~ Gamma(mean a R_k + c): weighted LS with weights 1/mean^2,
-        # started from a tiny c so that the bins in the IR's notches (where the noise shows)
-        # carry their weight from the first step.
-        a = float(np.mean(p)) / rm
-        c = 1e-6 * float(np.mean(p))
-        scale = float(np.mean(p))
-        for _ in range(_FIT_ITERS):
-            fit = np.maximum(a * r + c, 1e-300 + 1e-12 * scale)
-            w = 1.0 / (fit * fit)               # 2x2 weighted normal equations
-            s_rr, s_r1, s_11 = float(w @ (r * r)), float(w @ r), float(w.sum())
-            s_rp, s_1p = float(w @ (r * p)), float(w @ p)
-            det = s_rr * s_11 - s_r1 * s_r1
-            if det <= 1e-12 * s_rr * s_11:
-                break
-            a = max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0)
-            c = max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12 * scale)
-        c = min(c, c_up)
-    return max(float(np.mean(p)) - _OVERSUB * abs(c), 0.0) / rm, c
+    lo = edges[:-1].astype(np.intp)
+    cnt = np.diff(edges).astype(np.float64)
+    end = int(edges[-1])
+    p = np.asarray(P[:end], np.float64)
+    r = np.asarray(R[:end], np.float64)
+
+    def seg(v):
+        return np.add.reduceat(v[: end], lo)[: lo.size] if v.ndim else None
+
+    pm = seg(p) / cnt
+    rm = seg(r) / cnt
+    rv = np.maximum(seg(r * r) / cnt - rm * rm, 0.0)
+    c_up = seg(np.asarray(n_upper[:end], np.float64)) / cnt
+    ok = rm > 0
+    rms = np.where(ok, rm, 1.0)
+    cv = np.sqrt(rv) / rms
+    fit_b = ok & (cv >= 0.3)
+    # normalise every band to unit mean power and unit mean regressor: O(1) numbers
+    pms = np.where(pm > 0, pm, 1.0)
+    rep = np.repeat(np.arange(lo.size), np.diff(edges).astype(np.intp))[: end - int(edges[0])]
+    pn = (p[int(edges[0]):] / pms[rep]).astype(np.float32)     # float32 is plenty for the
+    rn = (r[int(edges[0]):] / rms[rep]).astype(np.float32)     # weights; sums in float64
+    a = np.ones(lo.size)
+    c = np.full(lo.size, 1e-6)
+    active = fit_b.copy()
+    lo0 = lo - int(edges[0])
+    for _ in range(_FIT_ITERS):
+        if not active.any():
+            break
+        fit = a.astype(np.float32)[rep] * rn
+        fit += c.astype(np.float32)[rep]
+        np.maximum(fit, np.float32(1e-12), out=fit)
+        w = np.reciprocal(fit * fit)
+        wr = w * rn
+        s_rr = np.add.reduceat(wr * rn, lo0, dtype=np.float64)
+        s_r1 = np.add.reduceat(wr, lo0, dtype=np.float64)
+        s_11 = np.add.reduceat(w, lo0, dtype=np.float64)
+        s_rp = np.add.reduceat(wr * pn, lo0, dtype=np.float64)
+        s_1p = np.add.reduceat(w * pn, lo0, dtype=np.float64)
+        det = s_rr * s_11 - s_r1 * s_r1
+        good = active & (det > 1e-12 * s_rr * s_11)
+        a_new = np.maximum((s_11 * s_rp - s_r1 * s_1p) / np.where(good, det, 1.0), 0.0)
+        c_new = np.maximum((s_rr * s_1p - s_r1 * s_rp) / np.where(good, det, 1.0), 1e-12)
+        conv = (np.abs(a_new - a) <= 1e-3 * (a + 1e-12)) & (np.abs(c_new - c) <= 1e-3 * c)
+        a = np.where(good, a_new, a)
+        c = np.where(good, c_new, c)
+        active = good & ~conv
+    c = c * pms                                      # back to absolute units
+    c_abs = np.where(fit_b, np.minimum(c, c_up), np.minimum(c_up, pm))
+    c_out = np.where(fit_b, c_abs, -c_abs)
+    a_out = np.maximum(pm - _OVERSUB * c_abs, 0.0) / rms
+    a_out = np.where(ok, a_out, 0.0)
+    c_out = np.where(ok, c_out, pm)
+    return a_out, c_out, pm, rm
 
 
-def _fine_lambda(H2F: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: float, ch: int):
-    """Wiener lambda(f) = S_n / S_x on the grid of ``fine`` from the band-wise regression."""
+def _fine_lambda(R: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: float, ch: int):
+    """Wiener lambda(f) = S_n / S_x from the band-wise regression on the grid of ``fine``
+    (``R = fine.regressor(|H|^2)``): band centres (bins) and log lambda there."""
     P = fine.power()[ch]
-    R = fine.regressor(H2F)
     nb = P.shape[0]
     n_up = (_to_grid(coarse.s_n[ch], fine.F) if coarse is not None else np.full(nb, np.inf))
     edges, _ = _band_edges(nb, fine.F, sr)
-    centres, As, Cs, snr = [], [], [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        a, c = _fit_signal_noise(P, R, n_up, int(lo), int(hi))
-        c = np.copysign(max(abs(c), 1e-15 * float(np.mean(P)) + 1e-300), c)
-        centres.append(0.5 * (lo + hi - 1))
-        As.append(a)
-        Cs.append(c)
-        snr.append(float(np.mean(P[lo:hi])) / abs(c))
-    As, Cs = np.asarray(As), np.asarray(Cs)
+    As, Cs, pm, rm = _fit_bands(P, R, n_up, edges)
+    floor = 1e-15 * float(np.mean(P)) + 1e-300
+    Cs = np.copysign(np.maximum(np.abs(Cs), floor), Cs)
+    centres = 0.5 * (edges[:-1] + edges[1:] - 1)
+    snr = pm / np.abs(Cs)
     # Bands where the IR is too smooth to separate signal from noise only have the minimum-
     # statistics upper bound |c|. Noise spectra are smooth, so use the regression's noise level
     # of the nearest separable bands (interpolated in log-frequency, +5 dB margin) when lower.
     undet = Cs < 0
     Cs = np.abs(Cs)
     if undet.any() and (~undet).sum() >= 2:
-        lc = np.log(np.asarray(centres))
+        lc = np.log(centres)
         guess = np.exp(np.interp(lc[undet], lc[~undet], np.log(Cs[~undet]))) * 10 ** 0.5
         Cs[undet] = np.minimum(Cs[undet], guess)
-        for i in np.flatnonzero(undet):
-            lo, hi = int(edges[i]), int(edges[i + 1])
-            As[i] = max(float(np.mean(P[lo:hi])) - _OVERSUB * Cs[i], 0.0) / max(float(np.mean(R[lo:hi])), 1e-300)
+        As[undet] = np.maximum(pm[undet] - _OVERSUB * Cs[undet], 0.0) / np.maximum(rm[undet], 1e-300)
     # Prior: the dry PSD is nowhere above its level in the bands where it is clearly observed
     # (recording >= 6 dB over the noise). Where |H| is tiny a small error in S_y - S_n would
     # otherwise give a huge S_x and put the gain 1/|H| back.
-    reliable = np.asarray(snr) >= 4.0
+    reliable = snr >= 4.0
     if reliable.any():
         As = np.minimum(As, As[reliable].max())
     lams = Cs / np.maximum(As, 1e-300)
-    loglam = np.log(np.minimum(np.asarray(lams), 1e300))
+    loglam = np.log(np.minimum(lams, 1e300))
     if loglam.size >= 3:
         loglam = np.concatenate([loglam[:1], np.convolve(loglam, np.ones(3) / 3, "valid"), loglam[-1:]])
-    return np.exp(np.interp(np.arange(nb), centres, loglam))
+    return centres, loglam
 
 
 # ------------------------------------------------------------------------------------------
@@ -521,9 +626,23 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
         n_design = 2 * (H2.shape[-1] - 1)
         step = n_design // spec.fine.F
         if step >= 1 and n_design % spec.fine.F == 0:
-            lamF = _fine_lambda(H2[::step], spec.fine, spec, spec.fine_sr, ch)
-            return np.exp(np.interp(np.arange(H2.shape[-1]) / step, np.arange(lamF.shape[0]),
-                                    np.log(lamF)))
+            RF = spec.fine.regressor(H2[::step])
+            centres, loglam = _fine_lambda(RF, spec.fine, spec, spec.fine_sr, ch)
+            if spec.auto:
+                # Choose between this Wiener lambda(f) and the GCV-optimal constant lambda by
+                # their GCV scores on the recording's long-frame spectrum (no dry signal needed;
+                # a subsample of bins is plenty for the means).
+                sub = max(1, spec.fine.F // 2 // 16384)
+                R = RF[::sub]
+                P = spec.fine.power()[ch][::sub]
+                lw = np.exp(np.interp(np.arange(0, R.size * sub, sub), centres, loglam))
+                lt = _gcv_lambda(R, P)
+                if _gcv_score(lt, R, P) < _gcv_score(lw, R, P):
+                    return np.full(H2.shape[-1], lt)
+            # log lambda interpolated linearly between band centres, on the design grid
+            ll = np.interp(np.arange(H2.shape[-1], dtype=np.float32) / np.float32(step),
+                           centres, loglam)
+            return np.exp(ll, out=ll)
     h2c = _coarse_power(H2, spec.n_fft)
     s_y, s_n = spec.s_y[ch], spec.s_n[ch]
     # Over-subtract: where the recording is not clearly above the noise floor the dry PSD is
@@ -534,6 +653,13 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
     lam = s_n / np.maximum(s_x, 1e-300)
     lam = np.exp(_smooth_bins(np.log(np.minimum(lam, 1e300))[None], 5, axis=1)[0])
     return _to_grid(lam, 2 * (H2.shape[-1] - 1))
+
+
+def _gcv_score(lam, H2: np.ndarray, P: np.ndarray) -> float:
+    """GCV score of the (per-bin or constant) regulariser ``lam``: ``mean(r^2 P) / mean(r)^2``,
+    ``r = lam / (|H|^2 + lam)`` (the residual operator of the regularised inverse)."""
+    r = lam / (H2 + lam)
+    return float(np.mean(r * r * P)) / max(float(np.mean(r)) ** 2, 1e-300)
 
 
 def _gcv_lambda(H2: np.ndarray, P: np.ndarray) -> float:
@@ -607,7 +733,7 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
         raise ParameterError(f"filter_length must be >= 16, got {L}")
     N = _pow2(2 * max(L, m))
     freqs = np.arange(N // 2 + 1) * sr / N
-    H_all = sfft.rfft(h, N, axis=1, workers=-1)
+    H_all = _rfft32(h, N)
     lo, hi = _check_band(f_low_hz, f_high_hz, sr)
     onset = 0
     if method == "kirkeby" and phase != "mixed":
@@ -619,13 +745,16 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
         delay = L // 2
     gs, info = [], {"method": method, "filter_length": L, "design_fft": N, "phase": phase}
     lam_used = []
+    H2_shared = None
     for c in range(n_channels):
         H = H_all[c if H_all.shape[0] > 1 else 0]
-        H2 = (H.real ** 2 + H.imag ** 2)
+        if H_all.shape[0] > 1 or H2_shared is None:
+            H2_shared = H.real.astype(np.float64) ** 2 + H.imag.astype(np.float64) ** 2
+        H2 = H2_shared
         top = float(H2.max())
         if method == "wiener":
             lam_f = _wiener_lambda(H2, spec, c) if spec is not None else np.full_like(H2, 1e-6 * top)
-            lam_used.append(float(np.median(lam_f / top)))
+            lam_used.append(float(np.median(lam_f[:: max(1, lam_f.size // 4096)])) / top)  # info
         elif method == "tikhonov":
             if lam is None:
                 if spec is not None and spec.fine is not None and (H2.shape[0] - 1) % (spec.fine.F // 2) == 0:
@@ -654,9 +783,11 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
                 G = mag * np.exp(-2j * np.pi * np.arange(N // 2 + 1) * delay / N)
             del Hm
             G_use = G
+            g = sfft.irfft(G_use, N, workers=-1)[:L].copy()
         else:
-            G_use = np.conj(H) / (H2 + lam_f) * np.exp(-2j * np.pi * np.arange(N // 2 + 1) * delay / N)
-        g = sfft.irfft(G_use, N, workers=-1)[:L].copy()
+            # the modelling delay is a circular shift of the inverse (cheaper than a phase ramp)
+            G_use = np.conj(H) * (1.0 / (H2 + lam_f)).astype(np.float32)
+            g = np.roll(_irfft32(G_use, N)[0], delay)[:L].astype(np.float64)
         # tapers: the ends of the window are where the (aliased) inverse is cut
         if delay > 0:
             _taper(g, min(delay, L // 16), L // 16)
@@ -769,8 +900,10 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
     sample_rate : float
         Sample rate of ``recording`` in Hz.
     method : {"auto", "wiener", "tikhonov", "threshold", "kirkeby", "stft", "naive"}
-        See the module docstring. ``"auto"`` is ``"wiener"``, the best on our evaluation
-        (benchmarks/bench_deconvolve.py).
+        See the module docstring. ``"auto"`` is ``"wiener"`` (the best on our evaluation,
+        benchmarks/bench_deconvolve.py), switched to GCV-``"tikhonov"`` per channel when that
+        design has the lower GCV score (noise-free recordings). ``"auto"`` with ``noise_db`` or
+        ``noise`` given is plain ``"wiener"``.
     lam : float, optional
         Constant regularisation for ``"tikhonov"`` (and to override the band profile of
         ``"kirkeby"``), relative to ``max |H|^2``. ``None``: chosen by GCV (tikhonov).
@@ -840,6 +973,7 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
     True
     """
     y, was_1d, sr, h = _prepare(recording, ir, sample_rate)
+    auto = method == "auto"
     method = _check_method(method)
     if phase not in _PHASES:
         raise ParameterError(f"phase must be one of {list(_PHASES)}, got {phase!r}")
@@ -860,6 +994,7 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
         spec = None
         if method in ("wiener", "stft") or (method == "tikhonov" and lam is None):
             spec = _analyse(y, sr, h.shape[1], noise_db=noise_db, noise=noise)
+            spec.auto = auto
         if method == "stft":
             out = _stft_method(y, h, spec)
         else:
@@ -867,7 +1002,9 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
                              spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
                              filter_length=filter_length, regularization_db=regularization_db)
             out = _apply_fir(y, design, thr)
-    out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+    out = out.astype(np.float32, copy=False)
+    if not np.isfinite(out).all():
+        out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
     return out[0] if was_1d else out
 
 
@@ -891,7 +1028,7 @@ def inverse_filter(ir, *, sample_rate: float | None = None, method: str = "kirke
     method : {"kirkeby", "wiener", "tikhonov", "auto"}
         ``"wiener"`` needs ``recording`` (its PSD gives the regularisation), ``noise_db`` or
         ``noise``; with only ``noise_db`` a white dry signal is assumed. ``"auto"`` means
-        ``"wiener"``.
+        ``"wiener"`` with the GCV-Tikhonov fallback of :func:`deconvolve` (given a recording).
     lam, noise_db, noise, f_low_hz, f_high_hz, phase, filter_length, regularization_db
         As in :func:`deconvolve`.
     recording : np.ndarray, optional
@@ -922,6 +1059,7 @@ def inverse_filter(ir, *, sample_rate: float | None = None, method: str = "kirke
     >>> g.n_samples, g.metadata["delay_samples"]
     (256, 128)
     """
+    auto = method == "auto"
     method = _check_method(method)
     if method not in ("kirkeby", "wiener", "tikhonov"):
         raise ParameterError(f"inverse_filter supports 'kirkeby', 'wiener', 'tikhonov' (and 'auto'); "
@@ -940,6 +1078,7 @@ def inverse_filter(ir, *, sample_rate: float | None = None, method: str = "kirke
         n_ch = y.shape[0]
         if method in ("wiener", "tikhonov"):
             spec = _analyse(y, sr, h.shape[1], noise_db=noise_db, noise=noise)
+            spec.auto = auto
     else:
         h, _ = _ir_at_rate(ir, sr)
         n_ch = h.shape[0]
@@ -1077,6 +1216,7 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     if not in_p.exists():
         raise FileNotFoundError(f"recording file not found: {str(in_p)!r}")
     _, fmt = _check_destination(out_p, bit_depth, overwrite)
+    auto = method == "auto"
     method = _check_method(method)
     if method not in ("wiener", "tikhonov", "kirkeby"):
         raise ParameterError(f"deconvolve_file supports 'auto', 'wiener', 'tikhonov', 'kirkeby'; "
@@ -1114,10 +1254,11 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
 
     spec = None
     if method == "wiener" or (method == "tikhonov" and lam is None):
-        an = _Analyser(C, sr, h.shape[1], noise_db=noise_db)
+        an = _Analyser(C, sr, h.shape[1], noise_db=noise_db, n_samples=n)
         for b in blocks():
             an.feed(b)
         spec = an.result()
+        spec.auto = auto
     design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
                      spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
                      filter_length=filter_length, regularization_db=regularization_db)
