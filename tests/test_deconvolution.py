@@ -9,6 +9,7 @@ import pytest
 import scipy.fft as sfft
 import soundfile as sf
 import soxr
+from scipy.signal import fftconvolve as _fftconv
 
 from irforge import ImpulseResponse, ParameterError, convolve
 from irforge.deconvolution import (DeconvolutionWarning, Deconvolver, deconvolve, deconvolve_file,
@@ -32,7 +33,7 @@ def _pair(dry_rel, ir_rel, snr_db, seed=0, dry_s=2.5, ir_s=None):
     x = _load(dry_rel, dry_s)
     h = _load(ir_rel, ir_s)
     h = h / np.abs(h).max()
-    yc = np.convolve(x, h)
+    yc = _fftconv(x, h)
     r = np.random.default_rng(seed)
     y = yc + r.standard_normal(yc.size) * np.sqrt(np.mean(yc ** 2) * 10 ** (-snr_db / 10))
     return x, h, y
@@ -128,7 +129,7 @@ def test_robust_to_perturbed_late_ir():
 def test_finite_and_no_runaway(method, rng):
     x = rng.standard_normal(20000)
     h = np.exp(-np.arange(2000) / 300.0) * rng.standard_normal(2000)
-    y = np.convolve(x, h)
+    y = _fftconv(x, h)
     y += 1e-3 * np.std(y) * rng.standard_normal(y.size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeconvolutionWarning)
@@ -142,7 +143,7 @@ def test_finite_and_no_runaway(method, rng):
 def test_wiener_gain_bounded_by_its_filter(rng):
     x = rng.standard_normal(30000)
     h = np.exp(-np.arange(3000) / 300.0) * rng.standard_normal(3000)
-    y = np.convolve(x, h) + 0.01 * rng.standard_normal(32999)
+    y = _fftconv(x, h) + 0.01 * rng.standard_normal(32999)
     g = inverse_filter(h, sample_rate=48000, method="wiener", recording=y)
     out = deconvolve(y, h, sample_rate=48000, method="wiener")
     gmax = np.abs(np.fft.rfft(g.data[0])).max()
@@ -167,7 +168,7 @@ def test_shapes_channels_and_length(rng):
     assert y1.ndim == 1 and y1.shape == (y.shape[1],)
     # per-channel IRs
     hh = np.stack([h, np.roll(h, 3)])
-    ys = np.stack([np.convolve(x[0], hh[0]), np.convolve(x[1], hh[1])])
+    ys = np.stack([_fftconv(x[0], hh[0]), _fftconv(x[1], hh[1])])
     assert si_sdr(deconvolve(ys, hh, **kw)[:, :8000], x) > 25
     assert deconvolve(ys, hh, sample_rate=16000).shape == ys.shape
 
