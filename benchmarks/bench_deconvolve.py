@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -201,9 +200,11 @@ def memory(seconds: float) -> dict:
         with sf.SoundFile(rec, "w", sr, 2, subtype="FLOAT") as f:
             for _ in range(int(seconds / 10)):
                 f.write((0.1 * r.standard_normal((10 * sr, 2))).astype(np.float32))
-        code = ("import resource, sys; from irforge.deconvolution import deconvolve_file; "
+        # VmHWM (peak RSS of this process image); ru_maxrss would also count the memory of the
+        # forked benchmark process before exec
+        code = ("from irforge.deconvolution import deconvolve_file; "
                 f"deconvolve_file({str(rec)!r}, {str(ir)!r}, {str(out)!r}); "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         rss_mb = int(p.stdout.strip().splitlines()[-1]) / 1024
     print(f"deconvolve_file on {seconds:g} s stereo 48 kHz (2 s IR): peak RSS {rss_mb:.0f} MB")
