@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -41,10 +42,16 @@ _SWEEP_KEYS = ("kind", "f_start_hz", "f_end_hz", "duration_s", "sample_rate", "a
 _LAYOUT_KEYS = ("repeats", "pre_silence_s", "gap_s", "post_silence_s", "marker")
 
 
-def _sidecar(path) -> "Path":
-    from pathlib import Path
-
+def _sidecar(path) -> Path:
     return Path(path).with_suffix(".json")
+
+
+def _make_sweep(kind, f_start_hz, f_end_hz, duration_s, sample_rate, amplitude):
+    """The sweep `irforge sweep` writes, also rebuilt from its JSON description."""
+    from . import sweeps
+
+    make = sweeps.exponential if kind == "exponential" else sweeps.linear
+    return make(f_start_hz, f_end_hz, duration_s, sample_rate=sample_rate, amplitude=amplitude)
 
 
 def _cmd_sweep(args) -> int:
@@ -53,8 +60,7 @@ def _cmd_sweep(args) -> int:
 
     from . import sweeps
 
-    make = sweeps.exponential if args.kind == "exponential" else sweeps.linear
-    sw = make(args.f_start, args.f_end, args.duration, sample_rate=args.sample_rate, amplitude=args.amplitude)
+    sw = _make_sweep(args.kind, args.f_start, args.f_end, args.duration, args.sample_rate, args.amplitude)
     layout = dict(repeats=args.repeats, pre_silence_s=0.5, gap_s=args.gap, post_silence_s=args.gap,
                   marker=not args.no_marker)
     side = _sidecar(args.output)
@@ -79,9 +85,7 @@ def _playback_from_sidecar(path, data, sr):
     desc = json.loads(_sidecar(path).read_text())
     if desc.get("irforge_playback") != 1:
         raise ValueError(f"{_sidecar(path)} is not an irforge playback description")
-    make = sweeps.exponential if desc["kind"] == "exponential" else sweeps.linear
-    sw = make(desc["f_start_hz"], desc["f_end_hz"], desc["duration_s"], sample_rate=desc["sample_rate"],
-              amplitude=desc["amplitude"])
+    sw = _make_sweep(*(desc[k] for k in _SWEEP_KEYS))
     pb = sweeps.write_playback(None, sw, **{k: desc[k] for k in _LAYOUT_KEYS})
     if sr != sw.sample_rate or len(pb.signal) != len(data) or np.max(np.abs(pb.signal - data)) > 1e-4:
         raise ValueError(f"{path} does not match its description {_sidecar(path)} (edited or resampled?)")
@@ -122,7 +126,6 @@ def _cmd_measure(args) -> int:
 def _cmd_analyze(args) -> int:
     import json
     import os
-    from pathlib import Path
 
     from .analysis import analyze
     from .impulse_response import ImpulseResponse

@@ -63,7 +63,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._errors import ParameterError
-from ._validation import (as_audio_2d, as_float_array, check_finite, check_positive_int,
+from ._validation import (as_audio_2d, check_finite, check_positive_int,
                           check_real, check_sample_rate)
 from .impulse_response import ImpulseResponse
 
@@ -85,31 +85,18 @@ class DeconvolutionWarning(UserWarning):
 # ------------------------------------------------------------------------------------------
 # input handling
 # ------------------------------------------------------------------------------------------
-def _ir_at_rate(ir, sample_rate: float | None, name: str = "ir") -> tuple[np.ndarray, float | None]:
-    """IR as float64 (channels, m) at ``sample_rate`` (an ImpulseResponse is resampled, soxr)."""
-    if isinstance(ir, ImpulseResponse):
-        if sample_rate is not None and ir.sample_rate != sample_rate:
-            ir = ir.resample(sample_rate)
-        h, sr = ir.data, ir.sample_rate
-    else:
-        if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
-            return _ir_at_rate(ImpulseResponse.load(ir), sample_rate, name)
-        h = as_float_array(ir, name)
-        sr = sample_rate
-        if h.ndim == 1:
-            h = h[None, :]
-        if h.ndim != 2:
-            raise ParameterError(f"{name} must be 1-D or 2-D (channels, samples), got shape {h.shape}")
-        if h.shape[0] == 0 or h.shape[1] == 0:
-            raise ParameterError(f"{name} is empty (shape {h.shape})")
-        if h.shape[0] > 8 and h.shape[1] <= 8:
-            raise ParameterError(f"{name} has shape {h.shape}, which looks transposed; pass "
-                                 f"(channels, samples)")
-        check_finite(h, name)
+def _ir_at_rate(ir, sample_rate: float | None) -> tuple[np.ndarray, float | None]:
+    """IR as float64 (channels, m) at ``sample_rate``: the checks and soxr resampling of
+    :func:`irforge.convolve`, plus file paths and a refusal of all-zero channels."""
+    from .convolution import _ir_array
+
+    if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
+        ir = ImpulseResponse.load(ir)
+    h, sr = _ir_array(ir, sample_rate)
     h = np.asarray(h, dtype=np.float64)
     peak = np.max(np.abs(h), axis=1)
     if np.any(peak == 0):
-        raise ParameterError(f"{name} is all zeros in channel(s) {np.flatnonzero(peak == 0).tolist()}: "
+        raise ParameterError(f"ir is all zeros in channel(s) {np.flatnonzero(peak == 0).tolist()}: "
                              f"there is nothing to invert")
     return h, sr
 
