@@ -7,14 +7,13 @@ using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
-F64Array xcorr_lags(const F64Array& y, const F64Array& x, long long lo, long long hi, unsigned threads) {
-    if (y.ndim() != 1 || x.ndim() != 1) throw std::invalid_argument("xcorr_lags: y and x must be 1-D");
-    if (hi < lo) throw std::invalid_argument("xcorr_lags: hi must be >= lo");
-    if (hi - lo >= (1LL << 20)) throw std::invalid_argument("xcorr_lags: at most 2^20 lags at once");
-    const std::size_t n_lags = static_cast<std::size_t>(hi - lo + 1);
+using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+template <class A>
+F64Array run(const A& y, const A& x, long long lo, std::size_t n_lags, unsigned threads) {
     F64Array out(n_lags);
-    const double* yp = y.data();
-    const double* xp = x.data();
+    const auto* yp = y.data();
+    const auto* xp = x.data();
     double* cp = out.mutable_data();
     const std::size_t ny = y.shape(0), nx = x.shape(0);
     {
@@ -24,11 +23,22 @@ F64Array xcorr_lags(const F64Array& y, const F64Array& x, long long lo, long lon
     return out;
 }
 
+// float32 pairs run on float32 (no copy), everything else as float64
+F64Array xcorr_lags(const py::array& y, const py::array& x, long long lo, long long hi, unsigned threads) {
+    if (y.ndim() != 1 || x.ndim() != 1) throw std::invalid_argument("xcorr_lags: y and x must be 1-D");
+    if (hi < lo) throw std::invalid_argument("xcorr_lags: hi must be >= lo");
+    if (hi - lo >= (1LL << 20)) throw std::invalid_argument("xcorr_lags: at most 2^20 lags at once");
+    const std::size_t n_lags = static_cast<std::size_t>(hi - lo + 1);
+    if (py::isinstance<py::array_t<float>>(y) && py::isinstance<py::array_t<float>>(x))
+        return run(F32Array::ensure(y), F32Array::ensure(x), lo, n_lags, threads);
+    return run(F64Array::ensure(y), F64Array::ensure(x), lo, n_lags, threads);
+}
+
 }  // namespace
 
 void init_correlation(py::module_& m, py::module_& /*internal*/) {
     m.def("xcorr_lags", &xcorr_lags, py::arg("y"), py::arg("x"), py::arg("lo"), py::arg("hi"),
           py::arg("threads") = 0,
-          "Exact float64 cross-correlation sum_i x[i] y[i + lag] for lag = lo..hi (numpy.correlate(y, x, 'full') "
-          "at those lags), one pass over memory");
+          "Exact cross-correlation sum_i x[i] y[i + lag] for lag = lo..hi (numpy.correlate(y, x, 'full') "
+          "at those lags) summed in float64, one pass over memory; float32 pairs are read as float32 (no copy)");
 }

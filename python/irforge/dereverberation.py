@@ -201,6 +201,27 @@ def _core_rfft_ok(n: int) -> bool:
     return n & (n - 1) == 0 and 16 <= n <= (1 << 22) and hasattr(_core, "rfft")
 
 
+_HANNING: dict = {}
+
+
+def _hanning(N: int) -> np.ndarray:
+    """numpy.hanning(N) (symmetric), cached read-only."""
+    w = _HANNING.get(N)
+    if w is None:
+        w = np.hanning(N)
+        w.flags.writeable = False
+        if len(_HANNING) > 8:
+            _HANNING.clear()
+        _HANNING[N] = w
+    return w
+
+
+def _core_wola_ok(N: int) -> bool:
+    from . import _core
+
+    return hasattr(_core, "wola_circular") and 2 * N - 1 <= (1 << 22)
+
+
 def _full_xcorr_exact(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``correlate(y, x, 'full')`` by FFT in float64 (index j <-> lag j - len(x) + 1)."""
     nx, ny = len(x), len(y)
@@ -216,8 +237,8 @@ def _lags_exact(y: np.ndarray, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
     all lags in one pass over memory)."""
     from . import _core
 
-    return _core.xcorr_lags(np.ascontiguousarray(y, np.float64), np.ascontiguousarray(x, np.float64),
-                            int(lo), int(hi))
+    dt = np.float32 if y.dtype == np.float32 and x.dtype == np.float32 else np.float64
+    return _core.xcorr_lags(np.ascontiguousarray(y, dt), np.ascontiguousarray(x, dt), int(lo), int(hi))
 
 
 def _block_sum(s: np.ndarray, decim: int) -> np.ndarray:
@@ -239,7 +260,7 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int 
     nx, ny = len(x), len(y)
     m = 1 << int(math.ceil(math.log2(max((nx + ny) // decim + 2, 16))))
     if nx + ny < (1 << 18) or not _core_rfft_ok(m):
-        return int(np.argmax(_full_xcorr_exact(y, x))) - nx + 1
+        return int(np.argmax(_full_xcorr_exact(y.astype(np.float64), x.astype(np.float64)))) - nx + 1
     from . import _core
 
     yd = _block_sum(y, decim).astype(np.float32)
@@ -273,7 +294,10 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int 
 
 def _align(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     n = min(len(x), len(y))
-    x, y = x[:n].astype(np.float64), y[:n].astype(np.float64)
+    # float32 signals stay float32 (no copies; the exact correlation sums their products in
+    # float64); anything else becomes float64
+    dt = np.float32 if x.dtype == np.float32 and y.dtype == np.float32 else np.float64
+    x, y = np.asarray(x[:n], dtype=dt), np.asarray(y[:n], dtype=dt)
     d = _xcorr_lag(y, x)
     if d > 0:
         y = y[d:]
@@ -288,6 +312,29 @@ def _frame_matrix(s: np.ndarray, starts, n: int, dtype=np.float64, ends=None) ->
         seg = s[st:st + n] if ends is None else s[st:ends[i]]
         out[i, len(seg):] = 0
         out[i, :len(seg)] = seg
+    return out
+
+
+def _frame_magnitudes(s: np.ndarray, starts, ends, n_fft: int) -> np.ndarray:
+    """|rfft| of the frames ``s[starts[i]:ends[i]]`` (cut at the end of ``s``) zero-padded to
+    ``n_fft`` (float32 rows). Whole frames are read through a strided view (no frame matrix
+    copy)."""
+    s = np.ascontiguousarray(s, dtype=np.float32)
+    out = np.empty((len(starts), n_fft // 2 + 1), np.float32)
+    full = [i for i, (a, e) in enumerate(zip(starts, ends)) if e - a == n_fft and a + n_fft <= len(s)]
+    if full and full == list(range(full[0], full[-1] + 1)) and len(full) > 1 \
+            and len({starts[i + 1] - starts[i] for i in full[:-1]}) == 1:
+        step = starts[full[1]] - starts[full[0]]
+        view = np.lib.stride_tricks.as_strided(s[starts[full[0]]:], shape=(len(full), n_fft),
+                                               strides=(step * s.strides[0], s.strides[0]),
+                                               writeable=False)
+        out[full[0]:full[-1] + 1] = np.abs(sfft.rfft(view, n_fft, axis=-1, workers=-1))
+        rest = [i for i in range(len(starts)) if i < full[0] or i > full[-1]]
+    else:
+        rest = list(range(len(starts)))
+    if rest:
+        fr = _frame_matrix(s, [starts[i] for i in rest], n_fft, np.float32, [ends[i] for i in rest])
+        out[rest] = np.abs(sfft.rfft(fr, n_fft, axis=-1, workers=-1))
     return out
 
 
@@ -311,14 +358,20 @@ def _reference_system_ir(x: np.ndarray, y: np.ndarray, sr: int) -> tuple[np.ndar
             index[i] = len(uniq)
             uniq.append(i)
     Xf = _frame_matrix(xa, [starts[i] for i in uniq], n_fft, np.float64, [ends[i] for i in uniq])
-    X = np.abs(sfft.rfft(Xf, n_fft, axis=-1, workers=-1))[index]
-    Yf = _frame_matrix(ya, starts, n_fft, np.float32, ends)
-    Y = np.abs(sfft.rfft(Yf, n_fft, axis=-1, workers=-1)).astype(np.float64)
-    X[X < EPS] = EPS
-    Y[Y < EPS] = EPS
+    Xu = np.abs(sfft.rfft(Xf, n_fft, axis=-1, workers=-1))
+    np.maximum(Xu, EPS, out=Xu)
+    Y = _frame_magnitudes(ya, starts, ends, n_fft)
+    np.maximum(Y, np.float32(EPS), out=Y)
     # exp(Re fft(Re ifft(log(|Y|+eps)) - Re ifft(log(|X|+eps)))) == (|Y|+eps)/(|X|+eps);
-    # the frames' inverse FFTs are linear, so average the spectra and invert once
-    R = ((Y + EPS) / (X + EPS)).sum(axis=0)
+    # the frames' inverse FFTs are linear, so average the spectra and invert once. Frames
+    # sharing an excitation spectrum share its denominator: sum their |Y| first.
+    R = np.zeros(n_fft // 2 + 1)
+    for u in range(len(uniq)):
+        rows = np.flatnonzero(index == u)
+        sy = Y[rows].sum(axis=0, dtype=np.float64) if len(rows) > 1 else Y[rows[0]].astype(np.float64)
+        sy += len(rows) * EPS
+        sy /= Xu[u] + EPS
+        R += sy
     h = sfft.irfft(R, n_fft) / n_frames
     h /= np.max(np.abs(h))
     h = h[:hop - 1].copy()
@@ -356,7 +409,7 @@ class _WolaKernel:
 
     def __init__(self, Hf: np.ndarray, N: int):
         self.N = N
-        self.w = np.hanning(N)
+        self.w = _hanning(N)
         m = 1 << int(math.ceil(math.log2(2 * N - 1)))
         self.core = _core_rfft_ok(m)
         if self.core:
@@ -397,6 +450,14 @@ def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | No
     """Section 4 steps 1-4: WOLA with a symmetric Hann of N, hop int(N/2), Z/H per frame,
     float32 accumulation, normalised by the summed squared window where above 1e-10."""
     hop2 = int(0.5 * N)
+    if kernel is None and _core_wola_ok(N):
+        # the whole filter bank in the C++ core: frames threaded, GIL released
+        from . import _core
+
+        n_frames = max((len(z) - N + hop2) // hop2 + 1, 0)
+        g = sfft.irfft(1.0 / Hf, N).astype(np.float32)
+        return _core.wola_circular(np.ascontiguousarray(z, dtype=np.float32), _hanning(N), g,
+                                   hop2, n_frames)
     kernel = kernel or _WolaKernel(Hf, N)
     w2 = kernel.w * kernel.w
     L = len(z)
@@ -425,11 +486,12 @@ def _reference_spectrum(h2: np.ndarray) -> np.ndarray:
 
 def _gain(raw: np.ndarray, z: np.ndarray, trim: int) -> float:
     """Scale to the RMS of ``z``; divide by the peak when it would exceed 1 (no clipping)."""
-    out = raw[..., trim:].astype(np.float64)
-    rms_out = math.sqrt(float(np.mean(out * out))) if out.size else 0.0
+    out = np.asarray(raw[..., trim:], dtype=np.float64).reshape(-1)
+    rms_out = math.sqrt(float(np.dot(out, out)) / out.size) if out.size else 0.0
     if rms_out <= 0.0:
         return 1.0
-    g = math.sqrt(float(np.mean(z.astype(np.float64) ** 2))) / rms_out
+    z64 = np.asarray(z, dtype=np.float64).reshape(-1)
+    g = math.sqrt(float(np.dot(z64, z64)) / z64.size) / rms_out
     pk = float(np.max(np.abs(out))) * g
     return g / pk if pk > 1.0 else g
 

@@ -13,5 +13,9 @@ namespace irforge {
 // `threads` threads (0 = all cores).
 void xcorr_lags(const double* y, std::size_t ny, const double* x, std::size_t nx, long long lo,
                 std::size_t n_lags, double* c, unsigned threads);
+// The same for float32 signals: products and sums in double (a product of two floats is exact
+// in double), so no float64 copy of long signals is needed.
+void xcorr_lags(const float* y, std::size_t ny, const float* x, std::size_t nx, long long lo,
+                std::size_t n_lags, double* c, unsigned threads);
 
 }  // namespace irforge

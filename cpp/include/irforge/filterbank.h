@@ -1,0 +1,31 @@
+// irforge/filterbank.h - frame-wise spectral work on long frames: power sums and a weighted
+// overlap-add filter bank.
+//
+// Both spread frames over `threads` worker threads (0 = all cores), allocate their scratch up
+// front and are meant for offline analysis and rendering, not for a real-time callback.
+#pragma once
+
+#include <cstddef>
+
+namespace irforge {
+namespace filterbank {
+
+// Sum over frames of |rfft(window * frame)|^2, per bin, in double. Frames of n_fft samples
+// (a power of two) start at t * hop, t = 0 .. frames-1, and are zero-padded past n_samples.
+// acc: n_fft/2 + 1 doubles, added to (not cleared).
+void power_sum(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
+               std::size_t hop, std::size_t frames, double* acc, unsigned threads);
+
+// Weighted overlap-add of circularly filtered frames:
+//   out = sum_t shift_{t*hop}( w * circconv_N(w * frame_t, g) ),  norm = sum_t shift(w^2)
+//   res[i] = out[i] / norm[i] where norm[i] > 1e-10, else out[i]
+// with frames of N samples (any N >= 2) of x starting at t * hop (zero-padded past
+// n_samples), w the analysis/synthesis window (N doubles), g the circular kernel (N floats).
+// The circular convolution runs as a linear one on a power-of-two FFT of size >= 2N - 1 folded
+// modulo N (float32); `out` accumulates in float32 in frame order, `norm` in double.
+// res: n_samples doubles. Throws std::invalid_argument if 2N - 1 exceeds the largest FFT size.
+void wola_circular(const float* x, std::size_t n_samples, const double* window, const float* g,
+                   std::size_t N, std::size_t hop, std::size_t frames, double* res, unsigned threads);
+
+}  // namespace filterbank
+}  // namespace irforge
