@@ -2,6 +2,7 @@
 #include "irforge/filterbank.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -96,41 +97,120 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
     }
     std::vector<float> w32(N);
     for (std::size_t i = 0; i < N; ++i) w32[i] = static_cast<float>(window[i]);
-    std::vector<float> framed(frames * N);  // filtered, windowed frames
-    parallel_frames(frames, worker_count(threads, frames), [&](unsigned, std::size_t f0, std::size_t f1) {
-        if (f0 >= f1) return;
+    const std::size_t L = n_samples;
+    // Each worker owns a disjoint output range [a, b) and filters every frame that touches it
+    // (a frame on a range edge is filtered by both neighbours), so the float32 sums of every
+    // sample run in frame order as in a serial overlap-add, with no frame buffer. `res` holds
+    // the summed squared window (double) until the final division.
+    std::fill(res, res + L, 0.0);
+    const std::size_t n_frames = std::min(frames, L == 0 ? 0 : (L - 1) / hop + 1);  // frames starting inside
+    if (n_frames == 0) return;
+    unsigned workers = worker_count(threads, n_frames);
+    if (n_frames < 4 * workers) workers = 1;  // too few frames to be worth the duplicates
+    const std::size_t per = (L + workers - 1) / workers;
+    auto body = [&](unsigned r, std::size_t, std::size_t) {
+        const std::size_t a = std::min(L, r * per), b = std::min(L, a + per);
+        if (a >= b) return;
+        const std::size_t t_first = a >= N ? (a - N) / hop + 1 : 0;
+        const std::size_t t_end = std::min(n_frames, (b - 1) / hop + 1);
+        std::vector<float> acc(b - a, 0.0f);
         fft::RealFFT f(m);
         fft::FloatBuffer buf(m);
-        float* b = buf.data();
-        for (std::size_t t = f0; t < f1; ++t) {
-            fill(x, n_samples, t * hop, w32.data(), N, m, b);
-            f.forward_packed(b, b);
-            fft::mul_packed(m, b, G.data(), b);
-            f.inverse_packed(b, b);
-            float* o = framed.data() + t * N;
-            for (std::size_t i = 0; i + 1 < N; ++i) o[i] = (b[i] + b[i + N]) * w32[i];
-            o[N - 1] = b[N - 1] * w32[N - 1];
+        float* bf = buf.data();
+        for (std::size_t t = t_first; t < t_end; ++t) {
+            const std::size_t s = t * hop;
+            fill(x, n_samples, s, w32.data(), N, m, bf);
+            f.forward_packed(bf, bf);
+            fft::mul_packed(m, bf, G.data(), bf);
+            f.inverse_packed(bf, bf);
+            // sample s + i of the frame: (b[i] + b[i + N]) * w[i] (the fold modulo N)
+            const std::size_t lo = std::max(s, a), hi = std::min(s + N, b);
+            for (std::size_t p = lo; p < hi; ++p) {
+                const std::size_t i = p - s;
+                const float v = i + 1 < N ? bf[i] + bf[i + N] : bf[i];
+                acc[p - a] += v * w32[i];
+                res[p] += window[i] * window[i];
+            }
         }
-    });
-    // overlap-add in frame order (float32 sum, as the reference filter does), window power
-    // in double
-    const std::size_t span = n_samples;
-    std::vector<float> out(span, 0.0f);
-    std::vector<double> norm(span, 0.0);
-    for (std::size_t t = 0; t < frames; ++t) {
-        const std::size_t s = t * hop;
-        if (s >= span) break;
-        const std::size_t k = std::min(N, span - s);
-        const float* o = framed.data() + t * N;
-        float* dst = out.data() + s;
-        double* nd = norm.data() + s;
-        for (std::size_t i = 0; i < k; ++i) {
-            dst[i] += o[i];
-            nd[i] += window[i] * window[i];
-        }
+        for (std::size_t p = a; p < b; ++p)
+            res[p] = res[p] > 1e-10 ? static_cast<double>(acc[p - a]) / res[p] : static_cast<double>(acc[p - a]);
+    };
+    if (workers <= 1) {
+        body(0u, 0, 0);
+    } else {
+        std::vector<std::thread> pool;
+        for (unsigned r = 1; r < workers; ++r) pool.emplace_back(body, r, std::size_t(0), std::size_t(0));
+        body(0u, 0, 0);
+        for (auto& t : pool) t.join();
     }
-    for (std::size_t i = 0; i < span; ++i)
-        res[i] = norm[i] > 1e-10 ? static_cast<double>(out[i]) / norm[i] : static_cast<double>(out[i]);
+}
+
+void band_fit(const float* p, const float* r, const long long* edges, std::size_t bands, double* a,
+              double* c, const unsigned char* active, int iters, unsigned threads) {
+    auto fit_one = [&](std::size_t j) {
+        if (!active[j]) return;
+        const std::size_t lo = static_cast<std::size_t>(edges[j]), hi = static_cast<std::size_t>(edges[j + 1]);
+        double aj = a[j], cj = c[j];
+        for (int it = 0; it < iters; ++it) {
+            // four lanes of partial sums per quantity (independent chains; vectorisable)
+            double rr[4] = {}, r1[4] = {}, o1[4] = {}, rp[4] = {}, op[4] = {};
+            std::size_t k = lo;
+            for (; k + 4 <= hi; k += 4) {
+                for (int q = 0; q < 4; ++q) {
+                    const double rk = r[k + q], pk = p[k + q];
+                    const double fit = std::max(aj * rk + cj, 1e-12);
+                    const double w = 1.0 / (fit * fit), wr = w * rk;
+                    rr[q] += wr * rk;
+                    r1[q] += wr;
+                    o1[q] += w;
+                    rp[q] += wr * pk;
+                    op[q] += w * pk;
+                }
+            }
+            for (; k < hi; ++k) {
+                const double rk = r[k], pk = p[k];
+                const double fit = std::max(aj * rk + cj, 1e-12);
+                const double w = 1.0 / (fit * fit), wr = w * rk;
+                rr[0] += wr * rk;
+                r1[0] += wr;
+                o1[0] += w;
+                rp[0] += wr * pk;
+                op[0] += w * pk;
+            }
+            const double s_rr = (rr[0] + rr[1]) + (rr[2] + rr[3]), s_r1 = (r1[0] + r1[1]) + (r1[2] + r1[3]);
+            const double s_11 = (o1[0] + o1[1]) + (o1[2] + o1[3]), s_rp = (rp[0] + rp[1]) + (rp[2] + rp[3]);
+            const double s_1p = (op[0] + op[1]) + (op[2] + op[3]);
+            const double det = s_rr * s_11 - s_r1 * s_r1;
+            if (!(det > 1e-12 * s_rr * s_11)) break;
+            const double a_new = std::max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0);
+            const double c_new = std::max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12);
+            const bool conv = std::abs(a_new - aj) <= 1e-3 * (aj + 1e-12) && std::abs(c_new - cj) <= 1e-3 * cj;
+            aj = a_new;
+            cj = c_new;
+            if (conv) break;
+        }
+        a[j] = aj;
+        c[j] = cj;
+    };
+    if (bands == 0) return;
+    // split the bands into contiguous groups of about equal bin counts
+    const std::size_t total = static_cast<std::size_t>(edges[bands] - edges[0]);
+    unsigned workers = worker_count(threads, bands);
+    if (total < (std::size_t(1) << 15)) workers = 1;
+    std::vector<std::size_t> cut(workers + 1, bands);
+    cut[0] = 0;
+    for (unsigned w = 1, j = 0; w < workers; ++w) {
+        const long long target = edges[0] + static_cast<long long>(total * w / workers);
+        while (j < bands && edges[j] < target) ++j;
+        cut[w] = j;
+    }
+    auto body = [&](unsigned w) {
+        for (std::size_t j = cut[w]; j < cut[w + 1]; ++j) fit_one(j);
+    };
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(body, w);
+    body(0);
+    for (auto& t : pool) t.join();
 }
 
 }  // namespace filterbank

@@ -27,5 +27,14 @@ void power_sum(const float* x, std::size_t n_samples, const float* window, std::
 void wola_circular(const float* x, std::size_t n_samples, const double* window, const float* g,
                    std::size_t N, std::size_t hop, std::size_t frames, double* res, unsigned threads);
 
+// Band-wise regression p_k ~ a r_k + c (a, c >= 0) for every band [edges[j], edges[j+1]) of
+// bins at once, by Fisher scoring for p_k ~ Gamma(mean a r_k + c): each step solves the 2x2
+// weighted normal equations with weights 1/(a r_k + c)^2 (floored at 1e-12). A band stops when
+// both a and c move by <= 1e-3 relative, when its normal equations become singular
+// (det <= 1e-12 s_rr s_11; it keeps its last values), or after `iters` steps. Bands with
+// active[j] == 0 are left as they are. a, c: in (start values) and out; sums in double.
+void band_fit(const float* p, const float* r, const long long* edges, std::size_t bands, double* a,
+              double* c, const unsigned char* active, int iters, unsigned threads);
+
 }  // namespace filterbank
 }  // namespace irforge
