@@ -229,7 +229,7 @@ def make_paper_workload(*, fs: int = 48000, periods: int = 10, z_seconds: float 
     """
     rng = np.random.default_rng(seed)
     h = _load(ir, fs)
-    h = h[int(np.argmax(np.abs(h))) - int(0.002 * fs):]          # start 2 ms before the peak
+    h = h[max(0, int(np.argmax(np.abs(h))) - int(0.002 * fs)):]  # from 2 ms before the peak
     if ir_seconds is not None:
         h = h[:int(ir_seconds * fs)]
     h = h / np.max(np.abs(h))

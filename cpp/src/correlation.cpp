@@ -1,10 +1,13 @@
 // Exact cross-correlation at a window of lags (see irforge/correlation.h).
 #include "irforge/correlation.h"
 
+#include "irforge/fft.h"
+
 #include <algorithm>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -158,6 +161,55 @@ void xcorr_lags(const double* y, std::size_t ny, const double* x, std::size_t nx
 void xcorr_lags(const float* y, std::size_t ny, const float* x, std::size_t nx, long long lo,
                 std::size_t n_lags, double* c, unsigned threads) {
     xcorr_lags_impl(y, ny, x, nx, lo, n_lags, c, threads);
+}
+
+void xcorr_window(const float* y, std::size_t ny, const float* x, std::size_t nx, long long lo,
+                  std::size_t n_lags, double* c, unsigned threads) {
+    std::fill(c, c + n_lags, 0.0);
+    if (n_lags == 0 || nx == 0 || ny == 0) return;
+    if (n_lags > (std::size_t(1) << 20)) throw std::invalid_argument("xcorr_window: at most 2^20 lags");
+    std::size_t B = 8192;
+    while (B < n_lags) B <<= 1;
+    const std::size_t M = 2 * B;  // linear correlation of B and B + n_lags - 1 samples fits
+    const std::size_t blocks = (nx + B - 1) / B;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, blocks / 8)));
+    std::vector<fft::FloatBuffer> acc;
+    acc.reserve(workers);
+    for (unsigned w = 0; w < workers; ++w) acc.emplace_back(M);
+    const long long NY = static_cast<long long>(ny);
+    auto body = [&](unsigned w) {
+        const std::size_t per = (blocks + workers - 1) / workers;
+        const std::size_t b0 = std::min(blocks, w * per), b1 = std::min(blocks, b0 + per);
+        if (b0 >= b1) return;
+        fft::RealFFT f(M);
+        fft::FloatBuffer xa(M), ya(M);
+        for (std::size_t b = b0; b < b1; ++b) {
+            const std::size_t i0 = b * B, nb = std::min(B, nx - i0);
+            // x block reversed (correlation as a convolution), zero-padded
+            std::fill(xa.data(), xa.data() + M, 0.0f);
+            for (std::size_t i = 0; i < nb; ++i) xa.data()[B - 1 - i] = x[i0 + i];
+            // y from i0 + lo, B + n_lags - 1 samples (zero outside y)
+            std::fill(ya.data(), ya.data() + M, 0.0f);
+            const long long s = static_cast<long long>(i0) + lo;
+            const long long len = static_cast<long long>(B + n_lags - 1);
+            const long long a = std::max(0LL, -s), e = std::min(len, NY - s);
+            for (long long i = a; i < e; ++i) ya.data()[i] = y[s + i];
+            f.forward_packed(xa.data(), xa.data());
+            f.forward_packed(ya.data(), ya.data());
+            fft::mac_packed(M, xa.data(), ya.data(), acc[w].data());
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(body, w);
+    body(0);
+    for (auto& t : pool) t.join();
+    for (unsigned w = 1; w < workers; ++w)
+        for (std::size_t i = 0; i < M; ++i) acc[0].data()[i] += acc[w].data()[i];
+    fft::RealFFT f(M);
+    f.inverse_packed(acc[0].data(), acc[0].data());
+    const double scale = 1.0 / static_cast<double>(M);
+    for (std::size_t k = 0; k < n_lags; ++k) c[k] = acc[0].data()[B - 1 + k] * scale;
 }
 
 }  // namespace irforge

@@ -216,6 +216,11 @@ def _hanning(N: int) -> np.ndarray:
     return w
 
 
+def _circular_inverse(Hf: np.ndarray, N: int) -> np.ndarray:
+    """``irfft(1 / Hf, N)`` in float32: the kernel whose circular convolution divides by Hf."""
+    return sfft.irfft((1.0 / Hf).astype(np.complex64), N)
+
+
 def _core_wola_ok(N: int) -> bool:
     from . import _core
 
@@ -241,30 +246,55 @@ def _lags_exact(y: np.ndarray, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return _core.xcorr_lags(np.ascontiguousarray(y, dt), np.ascontiguousarray(x, dt), int(lo), int(hi))
 
 
-def _block_sum(s: np.ndarray, decim: int) -> np.ndarray:
+_DECIM_TAPS = 8          # FIR taps per polyphase branch of the coarse search's decimator
+_FINE_WINDOW = 2048      # +- lags searched at full rate around each coarse peak (43 ms at 48 kHz)
+
+
+def _decimate(s: np.ndarray, decim: int) -> np.ndarray:
+    """Anti-aliased decimation by ``decim`` (float32): a Hann-windowed-sinc low-pass of
+    ``_DECIM_TAPS * decim`` taps (cut-off 0.8 x the new Nyquist), polyphase as one small matrix
+    product. Both signals of a correlation go through the same filter, so lags are kept."""
+    T = _DECIM_TAPS * decim
+    t = np.arange(T) - (T - 1) / 2
+    fc = 0.8 * 0.5 / decim
+    f = 2 * fc * np.sinc(2 * fc * t) * np.hanning(T + 2)[1:-1]
+    F = (f / f.sum()).reshape(_DECIM_TAPS, decim).T.astype(np.float32)   # F[r, b] = f[b decim + r]
     k = len(s) // decim
-    return np.einsum("ij->i", s[:k * decim].reshape(k, decim))
+    if k <= _DECIM_TAPS:
+        return np.zeros(0, np.float32)
+    P = np.ascontiguousarray(s[:k * decim], dtype=np.float32).reshape(k, decim) @ F
+    out = P[: k - _DECIM_TAPS + 1, 0].copy()
+    for b in range(1, _DECIM_TAPS):
+        out += P[b: k - _DECIM_TAPS + 1 + b, b]
+    return out
 
 
 def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int = 3) -> int:
     """``argmax(correlate(y, x, 'full')) - len(x) + 1``.
 
-    Short signals: the full float64 correlation. Long ones: the correlation of the signals
-    summed over blocks of ``decim`` samples (C++ core FFT, float32) locates up to ``candidates``
-    separated coarse peaks (those within 3 % of the highest); around each, the full-rate
-    correlation is evaluated exactly (float64, C++ core) at +-(decim + 3) lags, and the best
-    exact value wins. Equal to the
-    full search unless the correlation has two separate maxima within the coarse search's error
-    of each other.
+    Short signals: the full float64 correlation. Long ones, in three steps:
+
+    1. the correlation of the two signals decimated by ``decim`` (anti-aliased, C++ core FFT)
+       gives up to ``candidates`` coarse peaks (those within 3 % of the highest);
+    2. around each, the full-rate correlation at +-``_FINE_WINDOW`` lags (block FFTs in
+       float32, :func:`irforge._core.xcorr_window`): wide enough for the offset between the
+       low-pass and the full-band peak (room responses arrive at different times in different
+       bands);
+    3. the lags within float32 round-off of the best are evaluated exactly (float64 sums,
+       ``xcorr_lags``) and the best exact value wins.
+
+    Equal to the full search unless the full-band maximum lies more than ``_FINE_WINDOW``
+    samples from every coarse candidate (the signals share no content below
+    ``0.4 fs / decim``, or the correlation has equal peaks far apart).
     """
     nx, ny = len(x), len(y)
-    m = 1 << int(math.ceil(math.log2(max((nx + ny) // decim + 2, 16))))
-    if nx + ny < (1 << 18) or not _core_rfft_ok(m):
+    nxd, nyd = nx // decim - _DECIM_TAPS + 1, ny // decim - _DECIM_TAPS + 1
+    m = 1 << int(math.ceil(math.log2(max(nxd + nyd + 2, 16))))
+    if nx + ny < (1 << 18) or nxd < 2 or nyd < 2 or not _core_rfft_ok(m):
         return int(np.argmax(_full_xcorr_exact(y.astype(np.float64), x.astype(np.float64)))) - nx + 1
     from . import _core
 
-    yd = _block_sum(y, decim).astype(np.float32)
-    xd = _block_sum(x, decim).astype(np.float32)
+    yd, xd = _decimate(y, decim), _decimate(x, decim)
     A = np.zeros((2, m), np.float32)
     A[0, :len(yd)] = yd
     A[1, :len(xd)] = xd
@@ -275,20 +305,27 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int 
     top = float(coarse.max())
     near = np.flatnonzero(coarse >= 0.97 * top)
     near = near[np.argsort(coarse[near])[::-1]]
+    sep = 2 * _FINE_WINDOW // decim
     picks: list[int] = []
     for j in near:
         if len(picks) == candidates:
             break
-        if all(abs(int(j) - p) > 4 for p in picks):
+        if all(abs(int(j) - p) > sep for p in picks):
             picks.append(int(j))
+    y32 = np.ascontiguousarray(y, dtype=np.float32)
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    tol = 1e-5 * math.sqrt(float(np.dot(y32, y32)) * float(np.dot(x32, x32)))
     best_lag, best_val = 0, -np.inf
     for j in picks:
         lag0 = (j - (len(xd) - 1)) * decim
-        lo, hi = max(lag0 - decim - 3, -(nx - 1)), min(lag0 + decim + 3, ny - 1)
-        vals = _lags_exact(y, x, lo, hi)
-        k = int(np.argmax(vals))
-        if vals[k] > best_val or (vals[k] == best_val and lo + k < best_lag):
-            best_val, best_lag = float(vals[k]), lo + k
+        lo, hi = max(lag0 - _FINE_WINDOW, -(nx - 1)), min(lag0 + _FINE_WINDOW, ny - 1)
+        cw = _core.xcorr_window(y32, x32, lo, hi)
+        close = np.flatnonzero(cw >= cw.max() - tol)
+        close = close[np.argsort(cw[close])[::-1][:8]]
+        for k in close:
+            v = float(_lags_exact(y, x, lo + int(k), lo + int(k))[0])
+            if v > best_val or (v == best_val and lo + int(k) < best_lag):
+                best_val, best_lag = v, lo + int(k)
     return best_lag
 
 
@@ -415,7 +452,7 @@ class _WolaKernel:
         if self.core:
             from . import _core
 
-            g = sfft.irfft(1.0 / Hf, N)
+            g = _circular_inverse(Hf, N)
             gp = np.zeros((1, m), np.float32)
             gp[0, :N] = g
             self.m = m
@@ -455,7 +492,7 @@ def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | No
         from . import _core
 
         n_frames = max((len(z) - N + hop2) // hop2 + 1, 0)
-        g = sfft.irfft(1.0 / Hf, N).astype(np.float32)
+        g = _circular_inverse(Hf, N)
         return _core.wola_circular(np.ascontiguousarray(z, dtype=np.float32), _hanning(N), g,
                                    hop2, n_frames)
     kernel = kernel or _WolaKernel(Hf, N)
@@ -479,7 +516,10 @@ def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | No
 
 
 def _reference_spectrum(h2: np.ndarray) -> np.ndarray:
-    Hf = sfft.rfft(h2.astype(np.float64))
+    """rfft of the decayed IR with |Hf| < eps set to eps (the published code's guard). The
+    transform runs in float32 (the filter bank is float32 anyway; the filtered audio differs
+    from a float64 transform by about 1e-12 in correlation), the result is complex128."""
+    Hf = sfft.rfft(np.asarray(h2, dtype=np.float32)).astype(np.complex128)
     Hf[np.abs(Hf) < EPS] = EPS
     return Hf
 
