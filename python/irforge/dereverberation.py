@@ -643,7 +643,23 @@ def _improved_system_ir(x, y, sr, n_fft, phase):
     # filter is limited to it
     k_exc = np.flatnonzero(Sxx >= 1e-2 * np.median(Sxx[excited]))
     band_hz = (k_exc[0] * sr / n_fft, k_exc[-1] * sr / n_fft)
-    return h, d, n_frames, _measurement_noise_power(X, Y, excited, n_fft), band_hz
+    h, shift = _roll_to_onset(h, sr)
+    return h, d + shift, n_frames, _measurement_noise_power(X, Y, excited, n_fft), band_hz
+
+
+def _roll_to_onset(h: np.ndarray, sr: float) -> tuple[np.ndarray, int]:
+    """Circularly shift a (circular) IR estimate so that its onset - the first sample within
+    100 ms before the energy peak at -20 dB of it (ISO 3382-1) - is at index 0. Returns the IR
+    and the signed shift (added to the latency). The correlation peak that aligned the sweeps
+    can sit on a reflection (a signed maximum, or a later path with more energy); the filter
+    then starts at the direct sound whatever lag was chosen."""
+    e = h * h
+    p = int(np.argmax(e))
+    w = min(int(0.1 * sr), len(h) - 1)
+    idx = (p - w + np.arange(w + 1)) % len(h)
+    onset = int(idx[int(np.flatnonzero(e[idx] >= 1e-2 * e[p])[0])])
+    shift = onset if onset <= len(h) // 2 else onset - len(h)
+    return (np.roll(h, -shift) if shift else h), shift
 
 
 def _measurement_noise_power(X: np.ndarray, Y: np.ndarray, excited: np.ndarray, n_fft: int):
