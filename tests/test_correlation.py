@@ -44,3 +44,23 @@ def test_xcorr_lags_bad_arguments():
         _core.xcorr_lags(np.zeros(4), np.zeros(4), 2, 1)
     with pytest.raises(ValueError, match="1-D"):
         _core.xcorr_lags(np.zeros((2, 4)), np.zeros(4), 0, 1)
+
+
+@pytest.mark.parametrize("ny,nx,lo,hi", [(50000, 40000, -20, 20), (50000, 40000, -3000, 2500),
+                                         (30000, 30000, 29990, 30010), (5000, 9000, -9100, -8800),
+                                         (100, 60, -70, 110)])
+def test_xcorr_window_matches_the_exact_lags(rng, ny, nx, lo, hi):
+    y = rng.standard_normal(ny).astype(np.float32)
+    x = rng.standard_normal(nx).astype(np.float32)
+    got = _core.xcorr_window(y, x, lo, hi)
+    want = _core.xcorr_lags(y, x, lo, hi)
+    scale = np.sqrt(np.dot(x.astype(float), x) * np.dot(y.astype(float), y))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * scale)
+
+
+def test_xcorr_window_bad_arguments():
+    with pytest.raises(ValueError, match="hi"):
+        _core.xcorr_window(np.zeros(4, np.float32), np.zeros(4, np.float32), 2, 1)
+    with pytest.raises(ValueError, match="1-D"):
+        _core.xcorr_window(np.zeros((2, 4), np.float32), np.zeros(4, np.float32), 0, 1)

@@ -79,12 +79,14 @@ def pair_results():
 def test_default_matches_or_beats_oracle(pair_results):
     diffs = np.array([r["auto"] - r["oracle"] for r in pair_results])
     assert np.mean(diffs) >= 0.0, pair_results
-    # The "never more than 2 dB below the oracle" does NOT hold on every pair: the guitar
-    # through the Vintage_US (-7.1 dB) and Modern_UK (-3.4 dB) cabinets fall short (neither the
-    # Wiener nor the GCV-Tikhonov design finds the oracle's lambda there; see the notes).
-    # Asserted: what holds - the other 10 of 12 pairs within 2 dB, none below -8 dB.
-    assert np.sum(diffs < -2.0) <= 2, pair_results
-    assert diffs.min() >= -8.0, pair_results
+    # The target is "never more than 2 dB below the oracle". It holds on 11 of these 12
+    # pairs (and 35 of the 36 of benchmarks/bench_deconvolve.py); speech through the seminar room
+    # at 40 dB SNR is 2.4 dB below: with 2.5 s of speech the noise is neither visible in the
+    # band fit below ~10 kHz nor in the minimum statistics (signal-dominated there), so the
+    # design's noise estimate at low frequencies is a few dB high (over-regularised). Asserted:
+    # at most one pair below -2 dB, none below -3 dB (before the band-fit fixes: -7.1 dB, 2 pairs).
+    assert np.sum(diffs < -2.0) <= 1, pair_results
+    assert diffs.min() >= -3.0, pair_results
 
 
 def test_beats_threshold_baseline_at_40db(pair_results):

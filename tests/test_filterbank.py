@@ -76,13 +76,15 @@ def test_wola_circular_bad_arguments():
         _core.wola_circular(x, np.hanning(1 << 22), np.zeros(1 << 22, np.float32), 5, 1)
 
 
-def _band_fit_reference(p, r, edges, a, c, active, iters):
-    """Per band, plain numpy Fisher scoring of p ~ a r + c (float64, one band at a time)."""
-    a, c = a.copy(), c.copy()
+def _band_fit_reference(p, r, edges, ps, rs, a, c, active, iters):
+    """Per band, plain numpy Fisher scoring of p/ps ~ a r/rs + c (float64, one band at a time),
+    with the standard error of c at the last step (Pearson dispersion x inverse information)."""
+    a, c, se = a.copy(), c.copy(), np.full(len(a), np.inf)
     for j in range(len(edges) - 1):
         if not active[j]:
             continue
-        pp, rr = p[edges[j]:edges[j + 1]].astype(float), r[edges[j]:edges[j + 1]].astype(float)
+        pp = p[edges[j]:edges[j + 1]] / ps[j]
+        rr = r[edges[j]:edges[j + 1]] / rs[j]
         for _ in range(iters):
             w = 1.0 / np.maximum(a[j] * rr + c[j], 1e-12) ** 2
             s_rr, s_r1, s_11 = np.sum(w * rr * rr), np.sum(w * rr), np.sum(w)
@@ -92,40 +94,48 @@ def _band_fit_reference(p, r, edges, a, c, active, iters):
                 break
             a_new = max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0)
             c_new = max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12)
+            resid = pp - (a_new * rr + c_new)
+            se[j] = np.sqrt(max(np.sum(w * resid ** 2), 0.0) / max(len(pp) - 2, 1) * s_rr / det)
             conv = abs(a_new - a[j]) <= 1e-3 * (a[j] + 1e-12) and abs(c_new - c[j]) <= 1e-3 * c[j]
             a[j], c[j] = a_new, c_new
             if conv:
                 break
-    return a, c
+    return a, c, se
 
 
 def test_band_fit_matches_numpy_and_recovers_the_model(rng):
     # bins of a "recording" power spectrum: a_true * |H|^2 + c_true with chi-square(2) scatter
     n = 70000
-    r = np.exp(rng.standard_normal(n) * 1.5).astype(np.float32)       # a rippled |H|^2
+    r = np.exp(rng.standard_normal(n) * 1.5)       # a rippled |H|^2
     edges = np.unique(np.concatenate([[0], np.sort(rng.choice(np.arange(1, n), 40, replace=False)), [n]]))
     bands = len(edges) - 1
     a_true = np.exp(rng.standard_normal(bands))
     c_true = np.exp(rng.standard_normal(bands)) * 0.1
     rep = np.repeat(np.arange(bands), np.diff(edges))
-    p = ((a_true[rep] * r + c_true[rep]) * rng.exponential(1.0, n)).astype(np.float32)
+    p = (a_true[rep] * r + c_true[rep]) * rng.exponential(1.0, n)
+    ps, rs = np.exp(rng.standard_normal(bands)), np.exp(rng.standard_normal(bands))
     active = np.ones(bands, bool)
     active[3] = False
     a0, c0 = np.ones(bands), np.full(bands, 1e-6)
     for iters in (1, 4, 30):
-        a, c = _core.band_fit(p, r, edges, a0, c0, active, iters)
-        ra, rc = _band_fit_reference(p, r, edges, a0, c0, active, iters)
+        a, c, se = _core.band_fit(p, r, edges, ps, rs, a0, c0, active, iters)
+        ra, rc, rse = _band_fit_reference(p, r, edges, ps, rs, a0, c0, active, iters)
         np.testing.assert_allclose(a, ra, rtol=1e-9)
         np.testing.assert_allclose(c, rc, rtol=1e-9)
-    assert a[3] == 1.0 and c[3] == 1e-6          # inactive band untouched
+        np.testing.assert_allclose(se, rse, rtol=1e-6)
+    assert a[3] == 1.0 and c[3] == 1e-6 and np.isinf(se[3])   # inactive band untouched
     big = np.diff(edges) > 1000
     big[3] = False
-    assert np.median(np.abs(a[big] / a_true[big] - 1)) < 0.1
+    # back in the data's units the fit recovers the model; the noise level within its error
+    assert np.median(np.abs(a[big] * ps[big] / rs[big] / a_true[big] - 1)) < 0.1
+    z = np.abs(c[big] * ps[big] - c_true[big]) / (se[big] * ps[big])
+    assert np.median(z) < 2.0
 
 
 def test_band_fit_bad_arguments():
-    p = np.ones(10, np.float32)
+    p = np.ones(10)
+    one = np.ones(1)
     with pytest.raises(ValueError, match="edges"):
-        _core.band_fit(p, p, np.array([0, 11]), np.ones(1), np.ones(1), np.ones(1, bool), 4)
+        _core.band_fit(p, p, np.array([0, 11]), one, one, one, one, np.ones(1, bool), 4)
     with pytest.raises(ValueError, match="one entry per band"):
-        _core.band_fit(p, p, np.array([0, 5, 10]), np.ones(1), np.ones(1), np.ones(1, bool), 4)
+        _core.band_fit(p, p, np.array([0, 5, 10]), one, one, one, one, np.ones(1, bool), 4)

@@ -53,33 +53,38 @@ F64Array wola_circular(const F32Array& x, const F64Array& window, const F32Array
     return out;
 }
 
-// p, r: float32 (bins,); edges: int64 (bands+1,) offsets into p; a, c: float64 (bands,) start
-// values; active: bool (bands,) -> (a, c) fitted
-py::tuple band_fit(const F32Array& p, const F32Array& r, const py::array_t<long long, py::array::c_style | py::array::forcecast>& edges,
-                   const F64Array& a0, const F64Array& c0, const py::array_t<bool, py::array::c_style | py::array::forcecast>& active,
-                   int iters, unsigned threads) {
-    if (p.ndim() != 1 || r.ndim() != 1 || edges.ndim() != 1 || a0.ndim() != 1 || c0.ndim() != 1 || active.ndim() != 1)
-        throw std::invalid_argument("band_fit: all arguments must be 1-D");
+// p, r: float64 (bins,); edges: int64 (bands+1,) offsets into p; p_scale, r_scale, a, c:
+// float64 (bands,); active: bool (bands,) -> (a, c, se_c)
+py::tuple band_fit(const F64Array& p, const F64Array& r, const py::array_t<long long, py::array::c_style | py::array::forcecast>& edges,
+                   const F64Array& p_scale, const F64Array& r_scale, const F64Array& a0, const F64Array& c0,
+                   const py::array_t<bool, py::array::c_style | py::array::forcecast>& active, int iters, unsigned threads) {
+    for (const py::array* v : {static_cast<const py::array*>(&p), static_cast<const py::array*>(&r),
+                               static_cast<const py::array*>(&edges), static_cast<const py::array*>(&p_scale),
+                               static_cast<const py::array*>(&r_scale), static_cast<const py::array*>(&a0),
+                               static_cast<const py::array*>(&c0), static_cast<const py::array*>(&active)})
+        if (v->ndim() != 1) throw std::invalid_argument("band_fit: all arguments must be 1-D");
     if (p.shape(0) != r.shape(0)) throw std::invalid_argument("band_fit: p and r differ in length");
     if (edges.shape(0) < 1) throw std::invalid_argument("band_fit: edges must have bands + 1 entries");
     const std::size_t bands = edges.shape(0) - 1;
-    if (static_cast<std::size_t>(a0.shape(0)) != bands || static_cast<std::size_t>(c0.shape(0)) != bands ||
-        static_cast<std::size_t>(active.shape(0)) != bands)
-        throw std::invalid_argument("band_fit: a, c and active need one entry per band");
+    for (const py::array* v : {static_cast<const py::array*>(&p_scale), static_cast<const py::array*>(&r_scale),
+                               static_cast<const py::array*>(&a0), static_cast<const py::array*>(&c0),
+                               static_cast<const py::array*>(&active)})
+        if (static_cast<std::size_t>(v->shape(0)) != bands)
+            throw std::invalid_argument("band_fit: scales, a, c and active need one entry per band");
     const long long* e = edges.data();
     for (std::size_t j = 0; j < bands; ++j)
         if (e[j] < 0 || e[j + 1] < e[j] || e[j + 1] > p.shape(0))
             throw std::invalid_argument("band_fit: edges must be non-decreasing offsets into p");
-    F64Array a(bands), c(bands);
+    F64Array a(bands), c(bands), se(bands);
     std::copy(a0.data(), a0.data() + bands, a.mutable_data());
     std::copy(c0.data(), c0.data() + bands, c.mutable_data());
     const unsigned char* act = reinterpret_cast<const unsigned char*>(active.data());
     {
         py::gil_scoped_release nogil;
-        irforge::filterbank::band_fit(p.data(), r.data(), e, bands, a.mutable_data(), c.mutable_data(), act, iters,
-                                      threads);
+        irforge::filterbank::band_fit(p.data(), r.data(), e, bands, p_scale.data(), r_scale.data(), a.mutable_data(),
+                                      c.mutable_data(), se.mutable_data(), act, iters, threads);
     }
-    return py::make_tuple(a, c);
+    return py::make_tuple(a, c, se);
 }
 
 }  // namespace
@@ -93,8 +98,8 @@ void init_filterbank(py::module_& m, py::module_& /*internal*/) {
           py::arg("frames"), py::arg("threads") = 0,
           "Weighted overlap-add of w * circconv_N(w * frame, g) over frames t*hop, divided by the summed w^2 "
           "where > 1e-10 -> float64 (len(x),)");
-    m.def("band_fit", &band_fit, py::arg("p"), py::arg("r"), py::arg("edges"), py::arg("a"), py::arg("c"),
-          py::arg("active"), py::arg("iters"), py::arg("threads") = 0,
-          "Per band [edges[j], edges[j+1]): Fisher scoring of p ~ a r + c (a, c >= 0, Gamma model) from the start "
-          "values a, c -> (a, c) float64");
+    m.def("band_fit", &band_fit, py::arg("p"), py::arg("r"), py::arg("edges"), py::arg("p_scale"),
+          py::arg("r_scale"), py::arg("a"), py::arg("c"), py::arg("active"), py::arg("iters"), py::arg("threads") = 0,
+          "Per band [edges[j], edges[j+1]): Fisher scoring of p/p_scale ~ a r/r_scale + c (a, c >= 0, Gamma model) "
+          "from the start values a, c -> (a, c, standard error of c) float64");
 }

@@ -168,7 +168,7 @@ void xcorr_window(const float* y, std::size_t ny, const float* x, std::size_t nx
     std::fill(c, c + n_lags, 0.0);
     if (n_lags == 0 || nx == 0 || ny == 0) return;
     if (n_lags > (std::size_t(1) << 20)) throw std::invalid_argument("xcorr_window: at most 2^20 lags");
-    std::size_t B = 8192;
+    std::size_t B = 1024;  // FFTs of 2B: small enough to stay in cache
     while (B < n_lags) B <<= 1;
     const std::size_t M = 2 * B;  // linear correlation of B and B + n_lags - 1 samples fits
     const std::size_t blocks = (nx + B - 1) / B;

@@ -2,7 +2,11 @@
 #include "irforge/filterbank.h"
 
 #include <algorithm>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,6 +51,16 @@ void fill(const float* x, std::size_t n_samples, std::size_t s, const W* w, std:
     for (std::size_t i = 0; i < avail; ++i) b[i] = static_cast<float>(x[s + i] * w[i]);
     std::fill(b + avail, b + total, 0.0f);
 }
+
+// Flush denormals to zero on this thread for the object's lifetime (restored after): tiny
+// spectra products in long filters otherwise hit the slow denormal path of x86 FPUs.
+struct DenormalsAreZero {
+#if defined(__SSE2__)
+    unsigned saved = _mm_getcsr();
+    DenormalsAreZero() { _mm_setcsr(saved | 0x8040u); }  // FTZ | DAZ
+    ~DenormalsAreZero() { _mm_setcsr(saved); }
+#endif
+};
 
 }  // namespace
 
@@ -109,6 +123,7 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
     if (n_frames < 4 * workers) workers = 1;  // too few frames to be worth the duplicates
     const std::size_t per = (L + workers - 1) / workers;
     auto body = [&](unsigned r, std::size_t, std::size_t) {
+        const DenormalsAreZero daz;
         const std::size_t a = std::min(L, r * per), b = std::min(L, a + per);
         if (a >= b) return;
         const std::size_t t_first = a >= N ? (a - N) / hop + 1 : 0;
@@ -145,45 +160,44 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
     }
 }
 
-void band_fit(const float* p, const float* r, const long long* edges, std::size_t bands, double* a,
-              double* c, const unsigned char* active, int iters, unsigned threads) {
+void band_fit(const double* p, const double* r, const long long* edges, std::size_t bands,
+              const double* p_scale, const double* r_scale, double* a, double* c, double* se,
+              const unsigned char* active, int iters, unsigned threads) {
+    for (std::size_t j = 0; j < bands; ++j) se[j] = std::numeric_limits<double>::infinity();
     auto fit_one = [&](std::size_t j) {
         if (!active[j]) return;
         const std::size_t lo = static_cast<std::size_t>(edges[j]), hi = static_cast<std::size_t>(edges[j + 1]);
+        const double ip = 1.0 / p_scale[j], ir = 1.0 / r_scale[j];
+        const double dof = std::max(static_cast<double>(hi - lo) - 2.0, 1.0);
         double aj = a[j], cj = c[j];
         for (int it = 0; it < iters; ++it) {
-            // four lanes of partial sums per quantity (independent chains; vectorisable)
-            double rr[4] = {}, r1[4] = {}, o1[4] = {}, rp[4] = {}, op[4] = {};
-            std::size_t k = lo;
-            for (; k + 4 <= hi; k += 4) {
-                for (int q = 0; q < 4; ++q) {
-                    const double rk = r[k + q], pk = p[k + q];
-                    const double fit = std::max(aj * rk + cj, 1e-12);
-                    const double w = 1.0 / (fit * fit), wr = w * rk;
-                    rr[q] += wr * rk;
-                    r1[q] += wr;
-                    o1[q] += w;
-                    rp[q] += wr * pk;
-                    op[q] += w * pk;
-                }
-            }
-            for (; k < hi; ++k) {
-                const double rk = r[k], pk = p[k];
+            // four lanes of partial sums per quantity (independent chains)
+            double rr[4] = {}, r1[4] = {}, o1[4] = {}, rp[4] = {}, op[4] = {}, pp[4] = {};
+            auto add = [&](int q, std::size_t k) {
+                const double rk = r[k] * ir, pk = p[k] * ip;
                 const double fit = std::max(aj * rk + cj, 1e-12);
-                const double w = 1.0 / (fit * fit), wr = w * rk;
-                rr[0] += wr * rk;
-                r1[0] += wr;
-                o1[0] += w;
-                rp[0] += wr * pk;
-                op[0] += w * pk;
-            }
-            const double s_rr = (rr[0] + rr[1]) + (rr[2] + rr[3]), s_r1 = (r1[0] + r1[1]) + (r1[2] + r1[3]);
-            const double s_11 = (o1[0] + o1[1]) + (o1[2] + o1[3]), s_rp = (rp[0] + rp[1]) + (rp[2] + rp[3]);
-            const double s_1p = (op[0] + op[1]) + (op[2] + op[3]);
+                const double w = 1.0 / (fit * fit), wr = w * rk, wp = w * pk;
+                rr[q] += wr * rk;
+                r1[q] += wr;
+                o1[q] += w;
+                rp[q] += wr * pk;
+                op[q] += wp;
+                pp[q] += wp * pk;
+            };
+            std::size_t k = lo;
+            for (; k + 4 <= hi; k += 4)
+                for (int q = 0; q < 4; ++q) add(q, k + q);
+            for (; k < hi; ++k) add(0, k);
+            auto total = [](const double* v) { return (v[0] + v[1]) + (v[2] + v[3]); };
+            const double s_rr = total(rr), s_r1 = total(r1), s_11 = total(o1), s_rp = total(rp);
+            const double s_1p = total(op), s_pp = total(pp);
             const double det = s_rr * s_11 - s_r1 * s_r1;
             if (!(det > 1e-12 * s_rr * s_11)) break;
             const double a_new = std::max((s_11 * s_rp - s_r1 * s_1p) / det, 0.0);
             const double c_new = std::max((s_rr * s_1p - s_r1 * s_rp) / det, 1e-12);
+            const double rss = s_pp - 2 * a_new * s_rp - 2 * c_new * s_1p + a_new * a_new * s_rr +
+                               2 * a_new * c_new * s_r1 + c_new * c_new * s_11;
+            se[j] = std::sqrt(std::max(rss, 0.0) / dof * s_rr / det);
             const bool conv = std::abs(a_new - aj) <= 1e-3 * (aj + 1e-12) && std::abs(c_new - cj) <= 1e-3 * cj;
             aj = a_new;
             cj = c_new;

@@ -247,7 +247,7 @@ def _lags_exact(y: np.ndarray, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 _DECIM_TAPS = 8          # FIR taps per polyphase branch of the coarse search's decimator
-_FINE_WINDOW = 2048      # +- lags searched at full rate around each coarse peak (43 ms at 48 kHz)
+_FINE_WINDOW = 2047      # +- lags searched at full rate around each coarse peak (43 ms at 48 kHz)
 
 
 def _decimate(s: np.ndarray, decim: int) -> np.ndarray:
@@ -269,7 +269,7 @@ def _decimate(s: np.ndarray, decim: int) -> np.ndarray:
     return out
 
 
-def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 8, candidates: int = 3) -> int:
+def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 16, candidates: int = 3) -> int:
     """``argmax(correlate(y, x, 'full')) - len(x) + 1``.
 
     Short signals: the full float64 correlation. Long ones, in three steps:

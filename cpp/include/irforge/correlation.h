@@ -19,7 +19,7 @@ void xcorr_lags(const float* y, std::size_t ny, const float* x, std::size_t nx, 
                 std::size_t n_lags, double* c, unsigned threads);
 
 // The same quantity for a window of lags by FFT (float32 spectra, accumulated over blocks of x
-// of B >= n_lags samples in the frequency domain, one inverse FFT at the end): about
+// of B >= n_lags samples (B >= 1024) in the frequency domain, one inverse FFT at the end): about
 // 2 FFTs of 2B per B samples whatever n_lags is (<= 2^20), so a window of thousands of lags
 // costs what a few direct lags do. Accuracy: float32 round-off, about 1e-6 of
 // sqrt(sum x^2 sum y^2); use xcorr_lags for exact values.

@@ -29,12 +29,17 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
 
 // Band-wise regression p_k ~ a r_k + c (a, c >= 0) for every band [edges[j], edges[j+1]) of
 // bins at once, by Fisher scoring for p_k ~ Gamma(mean a r_k + c): each step solves the 2x2
-// weighted normal equations with weights 1/(a r_k + c)^2 (floored at 1e-12). A band stops when
-// both a and c move by <= 1e-3 relative, when its normal equations become singular
+// weighted normal equations with weights 1/(a r_k + c)^2 (floored at 1e-12). Within band j the
+// data are scaled to p_k / p_scale[j] and r_k / r_scale[j] (so a and c are in those units). A band
+// stops when both a and c move by <= 1e-3 relative, when its normal equations become singular
 // (det <= 1e-12 s_rr s_11; it keeps its last values), or after `iters` steps. Bands with
-// active[j] == 0 are left as they are. a, c: in (start values) and out; sums in double.
-void band_fit(const float* p, const float* r, const long long* edges, std::size_t bands, double* a,
-              double* c, const unsigned char* active, int iters, unsigned threads);
+// active[j] == 0 are left as they are. a, c: in (start values) and out. se: out, the standard
+// error of c at the last step made (quasi-likelihood: the Pearson dispersion of the weighted
+// residuals at the new estimate, rss / (n - 2), times the inverse Fisher information
+// s_rr / det), +inf where no step was made. Sums in double.
+void band_fit(const double* p, const double* r, const long long* edges, std::size_t bands,
+              const double* p_scale, const double* r_scale, double* a, double* c, double* se,
+              const unsigned char* active, int iters, unsigned threads);
 
 }  // namespace filterbank
 }  // namespace irforge
