@@ -66,6 +66,19 @@ def test_wola_circular_matches_numpy(rng, N, L, hop):
     np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("N,L,hop", [(101, 1000, 50), (1999, 9000, 999), (7, 7, 3)])
+def test_wola_in_two_steps_equals_one(rng, N, L, hop):
+    x = rng.standard_normal(L).astype(np.float32)
+    w = np.hanning(N)
+    g = rng.standard_normal(N).astype(np.float32)
+    frames = max((L - N + hop) // hop + 1, 0)
+    spectra = _core.wola_spectra(x, w, hop, frames)
+    assert spectra.shape[0] == frames and spectra.dtype == np.float32
+    np.testing.assert_array_equal(_core.wola_apply(spectra, L, w, g, hop), _core.wola_circular(x, w, g, hop, frames))
+    with pytest.raises(ValueError, match="values for N"):
+        _core.wola_apply(spectra[:, :-1].copy(), L, w, g, hop)
+
+
 def test_wola_circular_bad_arguments():
     x = np.zeros(100, np.float32)
     with pytest.raises(ValueError, match="length"):
@@ -139,3 +152,24 @@ def test_band_fit_bad_arguments():
         _core.band_fit(p, p, np.array([0, 11]), one, one, one, one, np.ones(1, bool), 4)
     with pytest.raises(ValueError, match="one entry per band"):
         _core.band_fit(p, p, np.array([0, 5, 10]), one, one, one, one, np.ones(1, bool), 4)
+
+
+@pytest.mark.parametrize("n,taps,decim", [(10000, 128, 16), (1000, 37, 3), (50, 50, 7), (49, 50, 7), (5000, 8, 1)])
+def test_fir_decimate_matches_numpy(rng, n, taps, decim):
+    x = rng.standard_normal(n).astype(np.float32)
+    f = rng.standard_normal(taps).astype(np.float32)
+    got = _core.fir_decimate(x, f, decim)
+    if n < taps:
+        want = np.zeros(0)                   # the filter never fits inside the signal
+    else:
+        full = np.convolve(x.astype(float), f[::-1].astype(float), "valid")   # sum_t f[t] x[j + t]
+        want = full[::decim]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.sqrt(taps))
+
+
+def test_fir_decimate_bad_arguments():
+    with pytest.raises(ValueError, match="decim"):
+        _core.fir_decimate(np.zeros(10, np.float32), np.ones(3, np.float32), 0)
+    with pytest.raises(ValueError, match="empty"):
+        _core.fir_decimate(np.zeros(10, np.float32), np.zeros(0, np.float32), 2)

@@ -87,6 +87,66 @@ py::tuple band_fit(const F64Array& p, const F64Array& r, const py::array_t<long 
     return py::make_tuple(a, c, se);
 }
 
+// x: float32 1-D; taps: float32 1-D -> float32 (n_out,)
+F32Array fir_decimate(const F32Array& x, const F32Array& taps, std::size_t decim, unsigned threads) {
+    if (x.ndim() != 1 || taps.ndim() != 1) throw std::invalid_argument("fir_decimate: x and taps must be 1-D");
+    if (decim == 0) throw std::invalid_argument("fir_decimate: decim must be >= 1");
+    if (taps.shape(0) == 0) throw std::invalid_argument("fir_decimate: taps must not be empty");
+    const std::size_t n = x.shape(0), nt = taps.shape(0);
+    const std::size_t n_out = irforge::filterbank::fir_decimate_count(n, nt, decim);
+    F32Array out(n_out);
+    const float* xp = x.data();
+    const float* tp = taps.data();
+    float* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        irforge::filterbank::fir_decimate(xp, n, tp, nt, decim, dst, threads);
+    }
+    return out;
+}
+
+// x: float32 1-D; window: float64 (N,) -> float32 (frames, m) packed spectra
+F32Array wola_spectra(const F32Array& x, const F64Array& window, std::size_t hop, std::size_t frames,
+                      unsigned threads) {
+    if (x.ndim() != 1 || window.ndim() != 1) throw std::invalid_argument("wola_spectra: x and window must be 1-D");
+    const std::size_t N = window.shape(0), n = x.shape(0);
+    const std::size_t m = irforge::filterbank::wola_fft_size(N);
+    F32Array out({frames, m});
+    const float* xp = x.data();
+    const double* wp = window.data();
+    float* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        irforge::filterbank::wola_spectra(xp, n, wp, N, hop, frames, dst, threads);
+    }
+    return out;
+}
+
+// spectra: float32 (frames, m) from wola_spectra -> float64 (n_samples,)
+F64Array wola_apply(const F32Array& spectra, std::size_t n_samples, const F64Array& window, const F32Array& g,
+                    std::size_t hop, unsigned threads) {
+    if (spectra.ndim() != 2 || window.ndim() != 1 || g.ndim() != 1)
+        throw std::invalid_argument("wola_apply: spectra must be 2-D, window and g 1-D");
+    const std::size_t N = window.shape(0);
+    if (static_cast<std::size_t>(g.shape(0)) != N)
+        throw std::invalid_argument("wola_apply: g must have the window's length " + std::to_string(N));
+    const std::size_t m = irforge::filterbank::wola_fft_size(N);
+    if (static_cast<std::size_t>(spectra.shape(1)) != m)
+        throw std::invalid_argument("wola_apply: spectra rows must have " + std::to_string(m) + " values for N = " +
+                                    std::to_string(N));
+    const std::size_t frames = spectra.shape(0);
+    F64Array out(n_samples);
+    const float* sp = spectra.data();
+    const double* wp = window.data();
+    const float* gp = g.data();
+    double* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        irforge::filterbank::wola_apply(sp, frames, n_samples, wp, gp, N, hop, dst, threads);
+    }
+    return out;
+}
+
 }  // namespace
 
 void init_filterbank(py::module_& m, py::module_& /*internal*/) {
@@ -102,4 +162,12 @@ void init_filterbank(py::module_& m, py::module_& /*internal*/) {
           py::arg("r_scale"), py::arg("a"), py::arg("c"), py::arg("active"), py::arg("iters"), py::arg("threads") = 0,
           "Per band [edges[j], edges[j+1]): Fisher scoring of p/p_scale ~ a r/r_scale + c (a, c >= 0, Gamma model) "
           "from the start values a, c -> (a, c, standard error of c) float64");
+    m.def("fir_decimate", &fir_decimate, py::arg("x"), py::arg("taps"), py::arg("decim"), py::arg("threads") = 0,
+          "out[j] = sum_t taps[t] x[j*decim + t] for every j with the filter inside x -> float32");
+    m.def("wola_spectra", &wola_spectra, py::arg("x"), py::arg("window"), py::arg("hop"), py::arg("frames"),
+          py::arg("threads") = 0,
+          "First half of wola_circular: packed spectra of the windowed frames -> float32 (frames, fft size)");
+    m.def("wola_apply", &wola_apply, py::arg("spectra"), py::arg("n_samples"), py::arg("window"), py::arg("g"),
+          py::arg("hop"), py::arg("threads") = 0,
+          "Second half of wola_circular, from wola_spectra's output -> float64 (n_samples,)");
 }

@@ -2,7 +2,7 @@
 #include "irforge/filterbank.h"
 
 #include <algorithm>
-#if defined(__SSE2__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 #include <cmath>
@@ -62,6 +62,47 @@ struct DenormalsAreZero {
 #endif
 };
 
+// out[j] = sum_t taps[t] x[j * decim + t] for j in [j0, j1): eight float lanes per output
+inline void fir_rows(const float* x, const float* taps, std::size_t n_taps, std::size_t decim, float* out,
+                     std::size_t j0, std::size_t j1) {
+    const std::size_t t8 = n_taps / 8 * 8;
+    for (std::size_t j = j0; j < j1; ++j) {
+        const float* s = x + j * decim;
+        float acc[8] = {};
+        for (std::size_t t = 0; t < t8; t += 8)
+            for (int q = 0; q < 8; ++q) acc[q] += taps[t + q] * s[t + q];
+        float tail = 0.0f;
+        for (std::size_t t = t8; t < n_taps; ++t) tail += taps[t] * s[t];
+        out[j] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+    }
+}
+
+#if defined(IRFORGE_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2,fma"))) void fir_rows_avx2(const float* x, const float* taps, std::size_t n_taps,
+                                                        std::size_t decim, float* out, std::size_t j0,
+                                                        std::size_t j1) {
+    const std::size_t t16 = n_taps / 16 * 16;
+    for (std::size_t j = j0; j < j1; ++j) {
+        const float* s = x + j * decim;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (std::size_t t = 0; t < t16; t += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(taps + t), _mm256_loadu_ps(s + t), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(taps + t + 8), _mm256_loadu_ps(s + t + 8), a1);
+        }
+        alignas(32) float v[8];
+        _mm256_store_ps(v, _mm256_add_ps(a0, a1));
+        float acc = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+        for (std::size_t t = t16; t < n_taps; ++t) acc += taps[t] * s[t];
+        out[j] = acc;
+    }
+}
+#else
+inline void fir_rows_avx2(const float* x, const float* taps, std::size_t n_taps, std::size_t decim, float* out,
+                          std::size_t j0, std::size_t j1) {
+    fir_rows(x, taps, n_taps, decim, out, j0, j1);
+}
+#endif
+
 }  // namespace
 
 void power_sum(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
@@ -93,14 +134,24 @@ void power_sum(const float* x, std::size_t n_samples, const float* window, std::
         for (std::size_t k = 0; k < nb; ++k) acc[k] += p[k];
 }
 
-void wola_circular(const float* x, std::size_t n_samples, const double* window, const float* g,
-                   std::size_t N, std::size_t hop, std::size_t frames, double* res, unsigned threads) {
-    if (N < 2) throw std::invalid_argument("wola_circular: frame length must be >= 2");
-    if (hop == 0) throw std::invalid_argument("wola_circular: hop must be >= 1");
+std::size_t wola_fft_size(std::size_t N) {
+    if (N < 2) throw std::invalid_argument("wola: frame length must be >= 2");
     std::size_t m = fft::kMinSize;
     while (m < 2 * N - 1) m <<= 1;
     if (m > fft::kMaxSize)
-        throw std::invalid_argument("wola_circular: frame length " + std::to_string(N) + " is too long (2N-1 > 2^22)");
+        throw std::invalid_argument("wola: frame length " + std::to_string(N) + " is too long (2N-1 > 2^22)");
+    return m;
+}
+
+namespace {
+
+// The filter bank given the packed spectrum of every windowed frame: spectrum_of(t, buf, fft)
+// writes frame t's spectrum (m floats) into buf.
+template <class SpectrumOf>
+void wola_filter(SpectrumOf spectrum_of, std::size_t m, std::size_t n_samples, const double* window,
+                 const float* g, std::size_t N, std::size_t hop, std::size_t frames, double* res,
+                 unsigned threads) {
+    if (hop == 0) throw std::invalid_argument("wola: hop must be >= 1");
     // spectrum of the kernel, packed layout, with the 1/m of the inverse folded in
     fft::FloatBuffer G(m);
     {
@@ -110,7 +161,11 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
         f.forward_packed(G.data(), G.data());
     }
     std::vector<float> w32(N);
-    for (std::size_t i = 0; i < N; ++i) w32[i] = static_cast<float>(window[i]);
+    std::vector<double> w2(N);
+    for (std::size_t i = 0; i < N; ++i) {
+        w32[i] = static_cast<float>(window[i]);
+        w2[i] = window[i] * window[i];
+    }
     const std::size_t L = n_samples;
     // Each worker owns a disjoint output range [a, b) and filters every frame that touches it
     // (a frame on a range edge is filtered by both neighbours), so the float32 sums of every
@@ -122,7 +177,7 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
     unsigned workers = worker_count(threads, n_frames);
     if (n_frames < 4 * workers) workers = 1;  // too few frames to be worth the duplicates
     const std::size_t per = (L + workers - 1) / workers;
-    auto body = [&](unsigned r, std::size_t, std::size_t) {
+    auto body = [&](unsigned r) {
         const DenormalsAreZero daz;
         const std::size_t a = std::min(L, r * per), b = std::min(L, a + per);
         if (a >= b) return;
@@ -134,30 +189,95 @@ void wola_circular(const float* x, std::size_t n_samples, const double* window, 
         float* bf = buf.data();
         for (std::size_t t = t_first; t < t_end; ++t) {
             const std::size_t s = t * hop;
-            fill(x, n_samples, s, w32.data(), N, m, bf);
-            f.forward_packed(bf, bf);
+            spectrum_of(t, bf, f);
             fft::mul_packed(m, bf, G.data(), bf);
             f.inverse_packed(bf, bf);
-            // sample s + i of the frame: (b[i] + b[i + N]) * w[i] (the fold modulo N)
+            // sample s + i of the frame: (b[i] + b[i + N]) * w[i] (the fold modulo N; the last
+            // sample has no aliased partner)
             const std::size_t lo = std::max(s, a), hi = std::min(s + N, b);
-            for (std::size_t p = lo; p < hi; ++p) {
-                const std::size_t i = p - s;
-                const float v = i + 1 < N ? bf[i] + bf[i + N] : bf[i];
-                acc[p - a] += v * w32[i];
-                res[p] += window[i] * window[i];
-            }
+            const std::size_t i0 = lo - s, i1 = hi - s, i1f = std::min(i1, N - 1);
+            float* ac = acc.data() + (lo - a) - i0;  // ac[i] is sample s + i
+            double* rs = res + s;
+            for (std::size_t i = i0; i < i1f; ++i) ac[i] += (bf[i] + bf[i + N]) * w32[i];
+            if (i1 == N) ac[N - 1] += bf[N - 1] * w32[N - 1];
+            for (std::size_t i = i0; i < i1; ++i) rs[i] += w2[i];
         }
         for (std::size_t p = a; p < b; ++p)
             res[p] = res[p] > 1e-10 ? static_cast<double>(acc[p - a]) / res[p] : static_cast<double>(acc[p - a]);
     };
     if (workers <= 1) {
-        body(0u, 0, 0);
+        body(0u);
     } else {
         std::vector<std::thread> pool;
-        for (unsigned r = 1; r < workers; ++r) pool.emplace_back(body, r, std::size_t(0), std::size_t(0));
-        body(0u, 0, 0);
+        for (unsigned r = 1; r < workers; ++r) pool.emplace_back(body, r);
+        body(0u);
         for (auto& t : pool) t.join();
     }
+}
+
+}  // namespace
+
+void wola_circular(const float* x, std::size_t n_samples, const double* window, const float* g,
+                   std::size_t N, std::size_t hop, std::size_t frames, double* res, unsigned threads) {
+    const std::size_t m = wola_fft_size(N);
+    std::vector<float> w32(N);
+    for (std::size_t i = 0; i < N; ++i) w32[i] = static_cast<float>(window[i]);
+    wola_filter(
+        [&](std::size_t t, float* b, fft::RealFFT& f) {
+            fill(x, n_samples, t * hop, w32.data(), N, m, b);
+            f.forward_packed(b, b);
+        },
+        m, n_samples, window, g, N, hop, frames, res, threads);
+}
+
+void wola_spectra(const float* x, std::size_t n_samples, const double* window, std::size_t N, std::size_t hop,
+                  std::size_t frames, float* spectra, unsigned threads) {
+    if (hop == 0) throw std::invalid_argument("wola: hop must be >= 1");
+    const std::size_t m = wola_fft_size(N);
+    std::vector<float> w32(N);
+    for (std::size_t i = 0; i < N; ++i) w32[i] = static_cast<float>(window[i]);
+    if (frames == 0) return;
+    parallel_frames(frames, worker_count(threads, frames), [&](unsigned, std::size_t f0, std::size_t f1) {
+        if (f0 >= f1) return;
+        const DenormalsAreZero daz;
+        fft::RealFFT f(m);
+        for (std::size_t t = f0; t < f1; ++t) {
+            float* b = spectra + t * m;
+            fill(x, n_samples, t * hop, w32.data(), N, m, b);
+            f.forward_packed(b, b);
+        }
+    });
+}
+
+void wola_apply(const float* spectra, std::size_t frames, std::size_t n_samples, const double* window,
+                const float* g, std::size_t N, std::size_t hop, double* res, unsigned threads) {
+    const std::size_t m = wola_fft_size(N);
+    wola_filter([&](std::size_t t, float* b, fft::RealFFT&) { std::copy(spectra + t * m, spectra + (t + 1) * m, b); },
+                m, n_samples, window, g, N, hop, frames, res, threads);
+}
+
+std::size_t fir_decimate_count(std::size_t n_samples, std::size_t n_taps, std::size_t decim) {
+    if (decim == 0 || n_taps == 0 || n_samples < n_taps) return 0;
+    return (n_samples - n_taps) / decim + 1;
+}
+
+void fir_decimate(const float* x, std::size_t n_samples, const float* taps, std::size_t n_taps,
+                  std::size_t decim, float* out, unsigned threads) {
+    if (decim == 0) throw std::invalid_argument("fir_decimate: decim must be >= 1");
+    const std::size_t n_out = fir_decimate_count(n_samples, n_taps, decim);
+    if (n_out == 0) return;
+    const unsigned workers = n_out < 4096 ? 1u : worker_count(threads, 2);
+#if defined(IRFORGE_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    static const bool avx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+#else
+    constexpr bool avx2 = false;
+#endif
+    parallel_frames(n_out, workers, [&](unsigned, std::size_t j0, std::size_t j1) {
+        if (avx2)
+            fir_rows_avx2(x, taps, n_taps, decim, out, j0, j1);
+        else
+            fir_rows(x, taps, n_taps, decim, out, j0, j1);
+    });
 }
 
 void band_fit(const double* p, const double* r, const long long* edges, std::size_t bands,

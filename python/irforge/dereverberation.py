@@ -250,23 +250,36 @@ _DECIM_TAPS = 8          # FIR taps per polyphase branch of the coarse search's 
 _FINE_WINDOW = 2047      # +- lags searched at full rate around each coarse peak (43 ms at 48 kHz)
 
 
+_DECIM_CACHE: dict = {}
+
+
 def _decimate(s: np.ndarray, decim: int) -> np.ndarray:
     """Anti-aliased decimation by ``decim`` (float32): a Hann-windowed-sinc low-pass of
-    ``_DECIM_TAPS * decim`` taps (cut-off 0.8 x the new Nyquist), polyphase as one small matrix
-    product. Both signals of a correlation go through the same filter, so lags are kept."""
-    T = _DECIM_TAPS * decim
-    t = np.arange(T) - (T - 1) / 2
-    fc = 0.8 * 0.5 / decim
-    f = 2 * fc * np.sinc(2 * fc * t) * np.hanning(T + 2)[1:-1]
-    F = (f / f.sum()).reshape(_DECIM_TAPS, decim).T.astype(np.float32)   # F[r, b] = f[b decim + r]
-    k = len(s) // decim
-    if k <= _DECIM_TAPS:
-        return np.zeros(0, np.float32)
-    P = np.ascontiguousarray(s[:k * decim], dtype=np.float32).reshape(k, decim) @ F
-    out = P[: k - _DECIM_TAPS + 1, 0].copy()
-    for b in range(1, _DECIM_TAPS):
-        out += P[b: k - _DECIM_TAPS + 1 + b, b]
-    return out
+    ``_DECIM_TAPS * decim`` taps (cut-off 0.8 x the new Nyquist) evaluated at every
+    ``decim``-th sample (C++ core). Both signals of a correlation go through the same filter,
+    so lags are kept."""
+    from . import _core
+
+    f = _DECIM_CACHE.get(decim)
+    if f is None:
+        T = _DECIM_TAPS * decim
+        t = np.arange(T) - (T - 1) / 2
+        fc = 0.8 * 0.5 / decim
+        f = 2 * fc * np.sinc(2 * fc * t) * np.hanning(T + 2)[1:-1]
+        f = (f / f.sum()).astype(np.float32)
+        _DECIM_CACHE[decim] = f
+    return _core.fir_decimate(np.ascontiguousarray(s, dtype=np.float32), f, decim)
+
+
+def _sum_squares(a: np.ndarray, exact: bool = True) -> float:
+    """sum(a * a) without BLAS (OpenBLAS worker threads keep spinning after a call and would
+    take the cores from the C++ kernels that follow): float64 sums (a float32 array's squares
+    summed pairwise in float64), or with ``exact=False`` in the array's own precision (a scale:
+    about 1e-4 relative for float32)."""
+    a = np.asarray(a).reshape(-1)
+    if not exact or a.dtype == np.float64:
+        return float(np.einsum("i,i->", a, a))
+    return float(np.add.reduce(np.square(a), dtype=np.float64))
 
 
 def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 16, candidates: int = 3) -> int:
@@ -314,7 +327,7 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 16, candidates: int
             picks.append(int(j))
     y32 = np.ascontiguousarray(y, dtype=np.float32)
     x32 = np.ascontiguousarray(x, dtype=np.float32)
-    tol = 1e-5 * math.sqrt(float(np.dot(y32, y32)) * float(np.dot(x32, x32)))
+    tol = 1e-5 * math.sqrt(_sum_squares(y32, exact=False) * _sum_squares(x32, exact=False))
     best_lag, best_val = 0, -np.inf
     for j in picks:
         lag0 = (j - (len(xd) - 1)) * decim
@@ -365,7 +378,7 @@ def _frame_magnitudes(s: np.ndarray, starts, ends, n_fft: int) -> np.ndarray:
         view = np.lib.stride_tricks.as_strided(s[starts[full[0]]:], shape=(len(full), n_fft),
                                                strides=(step * s.strides[0], s.strides[0]),
                                                writeable=False)
-        out[full[0]:full[-1] + 1] = np.abs(sfft.rfft(view, n_fft, axis=-1, workers=-1))
+        np.abs(sfft.rfft(view, n_fft, axis=-1, workers=-1), out=out[full[0]:full[-1] + 1])
         rest = [i for i in range(len(starts)) if i < full[0] or i > full[-1]]
     else:
         rest = list(range(len(starts)))
@@ -384,13 +397,23 @@ def _reference_system_ir(x: np.ndarray, y: np.ndarray, sr: int) -> tuple[np.ndar
     starts = [i * hop for i in range(n_frames)]
     ends = [min(s + n_fft, len(xa)) for s in starts]
     # the y slice uses the same [s, e) as x (e from len(x)); it may be shorter or empty.
-    # A frame of x equal to the one two hops earlier (a period of n_fft) reuses its spectrum.
+    # Only |X| is used, so a frame of x equal to the one two hops earlier (a period of n_fft)
+    # reuses its spectrum, and so does a whole frame that is a circular shift of an earlier
+    # whole one (a periodic excitation: |DFT| is shift invariant; equal up to round-off).
     uniq: list[int] = []
     index = np.empty(n_frames, dtype=int)
     for i, (s, e) in enumerate(zip(starts, ends)):
         j = i - 2
         if j >= 0 and ends[j] - starts[j] == e - s and np.array_equal(xa[starts[j]:ends[j]], xa[s:e]):
             index[i] = index[j]
+            continue
+        for u, j in enumerate(uniq):
+            if e - s == n_fft and ends[j] - starts[j] == n_fft:
+                k = (s - starts[j]) % n_fft
+                fi, fj = xa[s:e], xa[starts[j]:ends[j]]
+                if np.array_equal(fi[:n_fft - k], fj[k:]) and np.array_equal(fi[n_fft - k:], fj[:k]):
+                    index[i] = u
+                    break
         else:
             index[i] = len(uniq)
             uniq.append(i)
@@ -405,11 +428,16 @@ def _reference_system_ir(x: np.ndarray, y: np.ndarray, sr: int) -> tuple[np.ndar
     R = np.zeros(n_fft // 2 + 1)
     for u in range(len(uniq)):
         rows = np.flatnonzero(index == u)
-        sy = Y[rows].sum(axis=0, dtype=np.float64) if len(rows) > 1 else Y[rows[0]].astype(np.float64)
+        if len(rows) > 2 and np.all(np.diff(rows) == rows[1] - rows[0]):
+            sel = Y[rows[0]:rows[-1] + 1:rows[1] - rows[0]]      # evenly spaced rows: a view
+        else:
+            sel = Y[rows]
+        sy = np.add.reduce(sel, axis=0, dtype=np.float64)
         sy += len(rows) * EPS
         sy /= Xu[u] + EPS
         R += sy
-    h = sfft.irfft(R, n_fft) / n_frames
+    # float32 inverse: h is used (and returned) as float32, whose rounding matches this one's
+    h = sfft.irfft(R.astype(np.complex64), n_fft).astype(np.float64)
     h /= np.max(np.abs(h))
     h = h[:hop - 1].copy()
     k0 = int(0.75 * len(h))
@@ -483,7 +511,32 @@ class _WolaKernel:
         return out
 
 
-def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | None = None) -> np.ndarray:
+def _wola_frames(N: int, L: int) -> int:
+    """Frames of the published filter bank on L samples (hop int(N/2))."""
+    hop2 = int(0.5 * N)
+    return max((L - N + hop2) // hop2 + 1, 0)
+
+
+_WOLA_AHEAD_BYTES = 256 << 20     # largest frame-spectra buffer computed ahead of the filter
+
+
+def _wola_spectra_ahead(z: np.ndarray, N: int):
+    """The filter bank's frame transforms (C++ core), which do not depend on the filter: computed
+    while the filter is being designed. None when the core cannot, or the buffer would exceed
+    ``_WOLA_AHEAD_BYTES`` (long recordings run the one-step filter bank instead)."""
+    from . import _core
+
+    if not (_core_wola_ok(N) and hasattr(_core, "wola_spectra")):
+        return None
+    m = 1 << int(math.ceil(math.log2(2 * N - 1)))
+    frames = _wola_frames(N, len(z))
+    if frames * m * 4 > _WOLA_AHEAD_BYTES:
+        return None
+    return _core.wola_spectra(np.ascontiguousarray(z, dtype=np.float32), _hanning(N), int(0.5 * N), frames)
+
+
+def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | None = None,
+                 spectra: np.ndarray | None = None, g: np.ndarray | None = None) -> np.ndarray:
     """Section 4 steps 1-4: WOLA with a symmetric Hann of N, hop int(N/2), Z/H per frame,
     float32 accumulation, normalised by the summed squared window where above 1e-10."""
     hop2 = int(0.5 * N)
@@ -491,10 +544,11 @@ def _wola_divide(z: np.ndarray, Hf: np.ndarray, N: int, kernel: _WolaKernel | No
         # the whole filter bank in the C++ core: frames threaded, GIL released
         from . import _core
 
-        n_frames = max((len(z) - N + hop2) // hop2 + 1, 0)
-        g = _circular_inverse(Hf, N)
+        g = _circular_inverse(Hf, N) if g is None else g
+        if spectra is not None:
+            return _core.wola_apply(spectra, len(z), _hanning(N), g, hop2)
         return _core.wola_circular(np.ascontiguousarray(z, dtype=np.float32), _hanning(N), g,
-                                   hop2, n_frames)
+                                   hop2, _wola_frames(N, len(z)))
     kernel = kernel or _WolaKernel(Hf, N)
     w2 = kernel.w * kernel.w
     L = len(z)
@@ -527,11 +581,10 @@ def _reference_spectrum(h2: np.ndarray) -> np.ndarray:
 def _gain(raw: np.ndarray, z: np.ndarray, trim: int) -> float:
     """Scale to the RMS of ``z``; divide by the peak when it would exceed 1 (no clipping)."""
     out = np.asarray(raw[..., trim:], dtype=np.float64).reshape(-1)
-    rms_out = math.sqrt(float(np.dot(out, out)) / out.size) if out.size else 0.0
+    rms_out = math.sqrt(_sum_squares(out) / out.size) if out.size else 0.0
     if rms_out <= 0.0:
         return 1.0
-    z64 = np.asarray(z, dtype=np.float64).reshape(-1)
-    g = math.sqrt(float(np.dot(z64, z64)) / z64.size) / rms_out
+    g = math.sqrt(_sum_squares(z) / np.size(z)) / rms_out
     pk = float(np.max(np.abs(out))) * g
     return g / pk if pk > 1.0 else g
 
@@ -552,31 +605,44 @@ def _reference(z, x, y, sr) -> DereverbResult:
                 f"{name} has {len(s)} samples; mode='reference' needs at least {REFERENCE_MIN_SAMPLES} "
                 f"({REFERENCE_MIN_SAMPLES / sr:.2f} s at {sr} Hz) because the published code slices its "
                 f"per-frame T60 to 1025 STFT frames; use mode='improved' for shorter signals")
-    h, d, n_ir_frames = _reference_system_ir(x, y, sr)
-    # section 2: per-frame "T60" = 2 k / fs, only the first 1025 frames are used
-    k_y = _frame_rolloff_bins(y, _N_RHO)
-    k_z = _frame_rolloff_bins(z, _N_RHO)
-    t60_y = 2.0 * k_y / sr
-    t60_z = 2.0 * k_z / sr
-    rho = t60_y / (t60_z + EPS)
-    # section 3: decay the STFT of h per bin (rho index k used as bin k)
-    H = stft(h.astype(np.float32), n_fft=_N_FFT, hop=_HOP)
-    F = H.shape[1]
-    times = np.linspace(0.0, F * _HOP / sr, F)
-    D = np.ones((_N_FFT // 2 + 1, F))
-    nzr = rho != 0
-    D[nzr] = np.exp(-times[None, :] / rho[nzr, None])
-    h2 = istft(H * D.astype(np.float32), n_fft=_N_FFT, hop=_HOP, length=len(h)).astype(np.float64)
-    # section 4: WOLA division
-    Hf = _reference_spectrum(h2)
-    if len(z) < len(h2):
-        raise ParameterError(f"recording has {len(z)} samples; it must be at least as long as the "
-                             f"filter ({len(h2)} samples)")
-    raw = _wola_divide(z, Hf, len(h2))
+    # Work that does not depend on section 1 runs on a worker thread (the core releases the
+    # GIL) and fills the gaps the single-threaded parts of the main path leave on the other
+    # core: section 2 (per-frame "T60" = 2 k / fs, only the first 1025 frames are used) while
+    # section 1 runs, then the filter bank's frame transforms of z (the filter's length is
+    # known: the IR is cut to hop - 1 samples) while sections 3 and 4 design the filter.
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_filter = 5 * sr // 2 - 1
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        t60s = pool.submit(lambda: (_frame_rolloff_bins(y, _N_RHO), _frame_rolloff_bins(z, _N_RHO)))
+        h, d, n_ir_frames = _reference_system_ir(x, y, sr)
+        ahead = pool.submit(lambda: _wola_spectra_ahead(z, n_filter) if len(z) >= n_filter else None)
+        k_y, k_z = t60s.result()
+        t60_y = 2.0 * k_y / sr
+        t60_z = 2.0 * k_z / sr
+        rho = t60_y / (t60_z + EPS)
+        # section 3: decay the STFT of h per bin (rho index k used as bin k)
+        H = stft(h.astype(np.float32), n_fft=_N_FFT, hop=_HOP)
+        F = H.shape[1]
+        times = np.linspace(0.0, F * _HOP / sr, F)
+        D = np.ones((_N_FFT // 2 + 1, F))
+        nzr = rho != 0
+        D[nzr] = np.exp(-times[None, :] / rho[nzr, None])
+        H *= D.astype(np.float32)
+        h2 = istft(H, n_fft=_N_FFT, hop=_HOP, length=len(h)).astype(np.float64)
+        # section 4: WOLA division
+        Hf = _reference_spectrum(h2)
+        if len(z) < len(h2):
+            raise ParameterError(f"recording has {len(z)} samples; it must be at least as long as the "
+                                 f"filter ({len(h2)} samples)")
+        g_inv = _circular_inverse(Hf, len(h2))
+        spectra = ahead.result()
+        raw = _wola_divide(z, Hf, len(h2), spectra=spectra if len(h2) == n_filter else None, g=g_inv)
     g = _gain(raw, z, _TRIM)
-    audio = (g * raw[_TRIM:]).astype(np.float32)
+    raw32 = raw.astype(np.float32)
+    audio = np.multiply(raw[_TRIM:], g, out=np.empty(len(raw) - _TRIM, np.float32), casting="same_kind")
     return DereverbResult(
-        audio=audio, raw=raw.astype(np.float32), gain=g, trim_samples=_TRIM,
+        audio=audio, raw=raw32, gain=g, trim_samples=_TRIM,
         system_ir=h.astype(np.float32), filter_ir=h2.astype(np.float32), inverse_ir=None,
         t60_ratio=rho, decay_matrix=D, frequencies_hz=np.fft.rfftfreq(_N_FFT, 1.0 / sr),
         decay_times_s=times, sample_rate=float(sr), mode="reference", latency_samples=d,

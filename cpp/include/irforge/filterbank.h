@@ -27,6 +27,22 @@ void power_sum(const float* x, std::size_t n_samples, const float* window, std::
 void wola_circular(const float* x, std::size_t n_samples, const double* window, const float* g,
                    std::size_t N, std::size_t hop, std::size_t frames, double* res, unsigned threads);
 
+// The same in two steps, so that the frames' transforms (which do not depend on g) can be
+// computed ahead, e.g. while g is being designed: wola_spectra writes the packed spectra of
+// the windowed frames (frames x wola_fft_size(N) floats), wola_apply finishes from them.
+std::size_t wola_fft_size(std::size_t N);
+void wola_spectra(const float* x, std::size_t n_samples, const double* window, std::size_t N, std::size_t hop,
+                  std::size_t frames, float* spectra, unsigned threads);
+void wola_apply(const float* spectra, std::size_t frames, std::size_t n_samples, const double* window,
+                const float* g, std::size_t N, std::size_t hop, double* res, unsigned threads);
+
+// FIR filter and decimate: out[j] = sum_t taps[t] x[j * decim + t] for j = 0 .. n_out - 1
+// (n_out = (n_samples - n_taps) / decim + 1, 0 if the signal is shorter than the filter), the
+// products summed in float32 with independent lanes. Outputs are spread over `threads`.
+std::size_t fir_decimate_count(std::size_t n_samples, std::size_t n_taps, std::size_t decim);
+void fir_decimate(const float* x, std::size_t n_samples, const float* taps, std::size_t n_taps,
+                  std::size_t decim, float* out, unsigned threads);
+
 // Band-wise regression p_k ~ a r_k + c (a, c >= 0) for every band [edges[j], edges[j+1]) of
 // bins at once, by Fisher scoring for p_k ~ Gamma(mean a r_k + c): each step solves the 2x2
 // weighted normal equations with weights 1/(a r_k + c)^2 (floored at 1e-12). Within band j the
