@@ -79,14 +79,11 @@ def pair_results():
 def test_default_matches_or_beats_oracle(pair_results):
     diffs = np.array([r["auto"] - r["oracle"] for r in pair_results])
     assert np.mean(diffs) >= 0.0, pair_results
-    # The target is "never more than 2 dB below the oracle". It holds on 11 of these 12
-    # pairs (and 35 of the 36 of benchmarks/bench_deconvolve.py); speech through the seminar room
-    # at 40 dB SNR is 2.4 dB below: with 2.5 s of speech the noise is neither visible in the
-    # band fit below ~10 kHz nor in the minimum statistics (signal-dominated there), so the
-    # design's noise estimate at low frequencies is a few dB high (over-regularised). Asserted:
-    # at most one pair below -2 dB, none below -3 dB (before the band-fit fixes: -7.1 dB, 2 pairs).
-    assert np.sum(diffs < -2.0) <= 1, pair_results
-    assert diffs.min() >= -3.0, pair_results
+    # the target: never more than 2 dB below the oracle on any pair (it failed on
+    # speech through the seminar room at 40 dB, -2.4 dB, until "auto" let GCV set the level
+    # of the Wiener profile: the noise estimate behind it is 10-25 dB high at low frequencies
+    # when 2.5 s of reverberant speech never shows the noise floor)
+    assert diffs.min() >= -2.0, pair_results
 
 
 def test_beats_threshold_baseline_at_40db(pair_results):

@@ -24,9 +24,11 @@ engine; the first ``d`` samples are dropped so that the output lines up with the
 Because ``g`` inverts the *whole* IR, the IR's bulk delay (the samples before the direct
 sound) is removed too: the output starts where the dry signal started.
 
-- ``"auto"``: the ``"wiener"`` design below, or the GCV-``"tikhonov"`` one when its
-  generalised-cross-validation score on the recording is clearly lower (< 0.8 x; e.g. a
-  noise-free recording, where the Wiener band fit over-regularises). Needs no dry signal.
+- ``"auto"``: the ``"wiener"`` profile below with its level set by generalised
+  cross-validation on the recording (the profile's shape comes from the band fits; its level
+  is where their noise estimate is least reliable), or the GCV-``"tikhonov"`` design when
+  that one's GCV score is clearly lower (< 0.8 x the unscaled Wiener's; e.g. a noise-free
+  recording, where the Wiener band fit over-regularises). Needs no dry signal.
 - ``"wiener"``: ``G = conj(H) / (|H|^2 + S_n / S_x)`` with the noise
   PSD ``S_n`` estimated from the recording itself (a low percentile of per-frame spectra, i.e.
   minimum statistics) or given as ``noise_db`` / a noise-only excerpt, and the dry PSD
@@ -325,7 +327,7 @@ class _Spectra:
     s_n: np.ndarray    # (channels, bins) noise PSD
     fine: "_FineStats | None" = None   # long-frame spectrum for the band-wise signal/noise fit
     fine_sr: float = 0.0
-    auto: bool = False  # method="auto": Wiener, or GCV-Tikhonov when its GCV score is lower
+    auto: bool = False  # method="auto": GCV-scaled Wiener, or GCV-Tikhonov when clearly better
 
 
 def _recording_spectra(stats: _PsdStats, *, noise_db, noise) -> _Spectra:
@@ -659,6 +661,13 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
                 # the Tikhonov design must win clearly (noise-free recordings: ~1e-3).
                 if _gcv_score(lt, R, P) < _GCV_TIE * _gcv_score(lw, R, P):
                     return np.full(H2.shape[-1], lt)
+                # Otherwise keep the Wiener profile's shape and let GCV set its level: the
+                # noise level behind it is biased where the recording never shows its noise
+                # floor (short or dense material, a reverberant tail filling every pause:
+                # 10-25 dB too high at low frequencies for 2.5 s of speech in a room). This is
+                # Tikhonov regularisation with a frequency weighting (the Wiener profile) whose
+                # weight is chosen by generalised cross-validation.
+                loglam = loglam + math.log(_gcv_scale(lw, R, P))
             # log lambda interpolated linearly between band centres, on the design grid
             ll = np.interp(np.arange(H2.shape[-1], dtype=np.float32) / np.float32(step),
                            centres, loglam)
@@ -682,6 +691,30 @@ def _gcv_score(lam, H2: np.ndarray, P: np.ndarray) -> float:
     return float(np.mean(r * r * P)) / max(float(np.mean(r)) ** 2, 1e-300)
 
 
+def _gcv_best(base: np.ndarray, grid: np.ndarray, H2: np.ndarray, P: np.ndarray) -> float:
+    """The factor in ``grid`` whose regulariser ``factor * base`` has the lowest GCV score
+    (first one on ties); scores vectorised in chunks of about 1M values."""
+    h2 = np.asarray(H2, np.float64)[None, :]
+    p = np.asarray(P, np.float64)[None, :]
+    b = np.broadcast_to(np.asarray(base, np.float64), h2.shape[1:])[None, :]
+    scores = []
+    step = max(1, (1 << 20) // max(h2.size, 1))
+    for i in range(0, grid.size, step):
+        lam = grid[i:i + step, None] * b
+        r = lam / (h2 + lam)
+        scores.append(np.mean(r * r * p, axis=1) / np.mean(r, axis=1) ** 2)
+    return float(grid[int(np.argmin(np.concatenate(scores)))])
+
+
+#: the Wiener profile's level is searched from 1e-5 to 10 times the estimate
+_GCV_SCALES = np.logspace(-5, 1, 37)
+
+
+def _gcv_scale(profile: np.ndarray, H2: np.ndarray, P: np.ndarray) -> float:
+    """GCV-optimal scale of a regularisation profile lambda(f) (see :func:`_gcv_lambda`)."""
+    return _gcv_best(profile, _GCV_SCALES, H2, P)
+
+
 def _gcv_lambda(H2: np.ndarray, P: np.ndarray) -> float:
     """Tikhonov lambda by generalised cross-validation (Golub, Heath & Wahba 1979).
 
@@ -691,16 +724,7 @@ def _gcv_lambda(H2: np.ndarray, P: np.ndarray) -> float:
     power spectrum (exact for a recording shorter than one frame), no full-length FFT needed.
     """
     top = float(H2.max())
-    grid = top * np.logspace(-14, 1, 61)
-    h2 = np.asarray(H2, np.float64)[None, :]
-    p = np.asarray(P, np.float64)[None, :]
-    scores = []
-    step = max(1, (1 << 20) // max(h2.size, 1))          # grid values per chunk: ~1M elements
-    for i in range(0, grid.size, step):
-        lam = grid[i:i + step, None]
-        r = lam / (h2 + lam)
-        scores.append(np.mean(r * r * p, axis=1) / np.mean(r, axis=1) ** 2)
-    return float(grid[int(np.argmin(np.concatenate(scores)))])
+    return _gcv_best(np.ones(1), top * np.logspace(-14, 1, 61), H2, P)
 
 
 def _band_profile(freqs: np.ndarray, lo: float, hi: float, in_db: float, out_db: float) -> np.ndarray:
@@ -927,10 +951,11 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
     sample_rate : float
         Sample rate of ``recording`` in Hz.
     method : {"auto", "wiener", "tikhonov", "threshold", "kirkeby", "stft", "naive"}
-        See the module docstring. ``"auto"`` is ``"wiener"`` (the best on our evaluation,
-        benchmarks/bench_deconvolve.py), switched to GCV-``"tikhonov"`` per channel when that
-        design has the lower GCV score (noise-free recordings). ``"auto"`` with ``noise_db`` or
-        ``noise`` given is plain ``"wiener"``.
+        See the module docstring. ``"auto"`` is the ``"wiener"`` profile with its level set by
+        GCV (the best on our evaluation, benchmarks/bench_deconvolve.py), switched to
+        GCV-``"tikhonov"`` per channel when that design has the clearly lower GCV score
+        (noise-free recordings). ``"auto"`` with ``noise_db`` or ``noise`` given is plain
+        ``"wiener"``.
     lam : float, optional
         Constant regularisation for ``"tikhonov"`` (and to override the band profile of
         ``"kirkeby"``), relative to ``max |H|^2``. ``None``: chosen by GCV (tikhonov).
