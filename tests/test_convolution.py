@@ -38,6 +38,26 @@ def test_convolve_long_signal_uses_segments():
     assert max_rel_err(irforge.convolve(x, h, threads=1), ref_full(x, h)) <= TOL
 
 
+@pytest.mark.parametrize("n,m,threads", [(3 * SR, 4096, 0), (40 * SR, 9600, 2), (40 * SR, 9600, 1), (1000, 5000, 0)])
+def test_core_convolve_truncated_length_equals_full_prefix(n, m, threads):
+    """The core's `length` (the tail past it is not computed) gives the full result's prefix,
+    also when the signal is cut into segments over the threads."""
+    from irforge import _core
+
+    h = decaying_noise_ir(m, seed=m)[None, :]
+    x = np.random.default_rng(n).uniform(-1, 1, (2, n)).astype(np.float32)
+    routes = [(0, 0, 0), (1, 1, 0)]
+    full = _core.convolve(x, h, routes, 2, threads)
+    for length in (n, n + m // 2, n + m - 1):
+        part = _core.convolve(x, h, routes, 2, threads, length)
+        assert part.shape == (2, length)
+        np.testing.assert_allclose(part, full[:, :length], rtol=0, atol=2e-6 * np.abs(full).max())
+    with pytest.raises(ValueError, match="length"):
+        _core.convolve(x, h, routes, 2, threads, n - 1)
+    with pytest.raises(ValueError, match="length"):
+        _core.convolve(x, h, routes, 2, threads, n + m)
+
+
 def test_mode_same_trims_to_input_length():
     h = decaying_noise_ir(500)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 3000)).astype(np.float32)

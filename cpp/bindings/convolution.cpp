@@ -83,7 +83,7 @@ private:
 };
 
 F32Array convolve(const py::handle& x_in, const py::handle& irs_in, const RouteList& routes,
-                  std::size_t n_out, unsigned threads) {
+                  std::size_t n_out, unsigned threads, long long length) {
     F32Array x = irforge_py::as_2d(x_in, "audio");
     F32Array irs = irforge_py::as_2d(irs_in, "irs");
     if (irs.shape(1) == 0) throw std::invalid_argument("convolve: empty impulse response");
@@ -93,7 +93,12 @@ F32Array convolve(const py::handle& x_in, const py::handle& irs_in, const RouteL
     for (const auto& rt : r)
         if (rt.input >= n_in || rt.output >= n_out || rt.ir >= static_cast<std::size_t>(irs.shape(0)))
             throw std::invalid_argument("convolve: route out of range");
-    const std::size_t total = n ? n + m - 1 : 0;
+    std::size_t total = n ? n + m - 1 : 0;
+    if (length >= 0 && n) {
+        if (static_cast<std::size_t>(length) < n || static_cast<std::size_t>(length) > total)
+            throw std::invalid_argument("convolve: length must be between the input length and the full length");
+        total = static_cast<std::size_t>(length);
+    }
     F32Array y({n_out, total});
     if (n == 0) return y;
     auto views = to_views(irs);
@@ -103,7 +108,7 @@ F32Array convolve(const py::handle& x_in, const py::handle& irs_in, const RouteL
     for (std::size_t o = 0; o < n_out; ++o) op[o] = y.mutable_data() + o * total;
     {
         py::gil_scoped_release nogil;
-        irforge::convolve_offline(n_in, n_out, ip.data(), n, views, r, op.data(), threads);
+        irforge::convolve_offline(n_in, n_out, ip.data(), n, views, r, op.data(), threads, total);
     }
     return y;
 }
@@ -124,8 +129,9 @@ void init_convolution(py::module_& m, py::module_& internal) {
         .def_property_readonly("n_outputs", &PyEngine::n_outputs)
         .def_property_readonly("ir_length", &PyEngine::ir_length);
     m.def("convolve", &convolve, py::arg("audio"), py::arg("irs"), py::arg("routes"), py::arg("n_out"),
-          py::arg("threads") = 0,
-          "Full offline convolution through routed IRs. -> float32 (n_out, n + m - 1)");
+          py::arg("threads") = 0, py::arg("length") = -1,
+          "Full offline convolution through routed IRs -> float32 (n_out, n + m - 1), or only the first "
+          "length samples (n <= length <= n + m - 1; the rest of the tail is not computed)");
     internal.def("plan_partitions", [](std::size_t L, std::size_t head, std::size_t maxp) {
         py::list l;
         for (const auto& s : irforge::plan_partitions(L, head, maxp)) l.append(py::make_tuple(s.size, s.offset, s.count));

@@ -27,8 +27,7 @@ F64Array power_sum(const py::handle& x, const F32Array& window, std::size_t hop,
     const float* w = window.data();
     {
         py::gil_scoped_release nogil;
-        for (std::size_t c = 0; c < ch; ++c)
-            irforge::filterbank::power_sum(src + c * n, n, w, n_fft, hop, frames, dst + c * (n_fft / 2 + 1), threads);
+        irforge::filterbank::power_sum(src, ch, n, n, w, n_fft, hop, frames, dst, threads);
     }
     return out;
 }

@@ -250,7 +250,7 @@ std::size_t offline_block_size(std::size_t ir_len, std::size_t n) {
 
 void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* in, std::size_t n,
                       const std::vector<IrView>& irs, const std::vector<Route>& routes,
-                      float* const* out, unsigned threads) {
+                      float* const* out, unsigned threads, std::size_t out_len) {
     if (irs.empty() || irs[0].length == 0) throw std::invalid_argument("convolve: empty impulse response");
     const std::size_t m = irs[0].length;
     for (const IrView& v : irs)
@@ -258,8 +258,11 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
     for (const Route& r : routes)
         if (r.input >= n_in || r.output >= n_out || r.ir >= irs.size())
             throw std::invalid_argument("convolve: route out of range");
-    const std::size_t total = n + m - 1;
     if (n == 0) return;
+    if (out_len == 0) out_len = n + m - 1;
+    if (out_len < n || out_len > n + m - 1)
+        throw std::invalid_argument("convolve: output length must be between the input length and the full length");
+    const std::size_t total = out_len;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
     // Tasks: (output, time segment). Convolution is linear, so a long signal can be cut
@@ -290,8 +293,9 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
         }
         const std::size_t start = t.seg * seg_len;
         const std::size_t len = std::min(seg_len, n - start);
+        const std::size_t end = std::min(len + m - 1, total - start);  // samples this task writes
         if (mine.empty() || len == 0) {
-            std::memset(dst, 0, (len ? len + m - 1 : 0) * sizeof(float));
+            std::memset(dst, 0, (len ? end : 0) * sizeof(float));
             return;
         }
         const std::size_t k_in = inputs.size();
@@ -303,7 +307,7 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
         // flush the tail with zeros
         std::vector<float> zeros(block, 0.0f);
         std::vector<const float*> zp(k_in, zeros.data());
-        std::size_t done = len, end = len + m - 1;
+        std::size_t done = len;
         while (done < end) {
             const std::size_t c = std::min(block, end - done);
             op[0] = dst + done;
@@ -326,7 +330,7 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
                 } else {
                     const std::size_t start = t.seg * seg_len;
                     const std::size_t len = std::min(seg_len, n - start);
-                    seg_out[k].assign(len + m - 1, 0.0f);
+                    seg_out[k].assign(std::min(len + m - 1, total - start), 0.0f);
                     run(t, seg_out[k].data());
                 }
             } catch (...) {

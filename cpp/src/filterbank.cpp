@@ -105,25 +105,28 @@ inline void fir_rows_avx2(const float* x, const float* taps, std::size_t n_taps,
 
 }  // namespace
 
-void power_sum(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
-               std::size_t hop, std::size_t frames, double* acc, unsigned threads) {
+void power_sum(const float* x, std::size_t rows, std::size_t row_stride, std::size_t n_samples,
+               const float* window, std::size_t n_fft, std::size_t hop, std::size_t frames, double* acc,
+               unsigned threads) {
     if (!fft::is_supported_size(n_fft))
         throw std::invalid_argument("power_sum: n_fft must be a power of two from 16 to 2^22, got " +
                                     std::to_string(n_fft));
     if (hop == 0) throw std::invalid_argument("power_sum: hop must be >= 1");
-    if (frames == 0) return;
+    const std::size_t items = rows * frames;  // (row, frame) pairs, spread over the workers
+    if (items == 0) return;
     const std::size_t nb = n_fft / 2 + 1;
-    const unsigned workers = worker_count(threads, frames);
-    std::vector<std::vector<double>> part(workers, std::vector<double>(nb, 0.0));
-    parallel_frames(frames, workers, [&](unsigned wk, std::size_t f0, std::size_t f1) {
-        if (f0 >= f1) return;
+    const unsigned workers = worker_count(threads, items);
+    std::vector<std::vector<double>> part(workers, std::vector<double>(rows * nb, 0.0));
+    parallel_frames(items, workers, [&](unsigned wk, std::size_t i0, std::size_t i1) {
+        if (i0 >= i1) return;
         fft::RealFFT f(n_fft);
         fft::FloatBuffer buf(n_fft), spec(n_fft + 2);
-        double* p = part[wk].data();
-        for (std::size_t t = f0; t < f1; ++t) {
-            fill(x, n_samples, t * hop, window, n_fft, n_fft, buf.data());
+        for (std::size_t it = i0; it < i1; ++it) {
+            const std::size_t r = it / frames, t = it % frames;
+            fill(x + r * row_stride, n_samples, t * hop, window, n_fft, n_fft, buf.data());
             f.forward(buf.data(), spec.data());
             const float* z = spec.data();
+            double* p = part[wk].data() + r * nb;
             for (std::size_t k = 0; k < nb; ++k) {
                 const float re = z[2 * k], im = z[2 * k + 1];
                 p[k] += static_cast<double>(re * re + im * im);
@@ -131,7 +134,7 @@ void power_sum(const float* x, std::size_t n_samples, const float* window, std::
         }
     });
     for (const auto& p : part)
-        for (std::size_t k = 0; k < nb; ++k) acc[k] += p[k];
+        for (std::size_t k = 0; k < rows * nb; ++k) acc[k] += p[k];
 }
 
 std::size_t wola_fft_size(std::size_t N) {

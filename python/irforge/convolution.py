@@ -147,9 +147,8 @@ def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
     h, _ = _ir_array(ir, sample_rate)
     n_in, n_out, routes = routing(x.shape[0], h.shape[0])
     n = x.shape[1]
-    y = _core.convolve(x, h, routes, n_out, _threads(threads))
-    if mode == "same":
-        y = y[:, :n]
+    # "same": the tail past the input length is not computed at all
+    y = _core.convolve(x, h, routes, n_out, _threads(threads), n if mode == "same" and n else -1)
     if was_1d and n_out == 1:
         return y[0]
     return y

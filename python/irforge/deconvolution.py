@@ -463,11 +463,8 @@ class _FineStats:
         if self.count == 0 and n <= self.F:
             self._frame(self.buf, False)                 # the whole recording, exact
         else:
-            def padded(a):
-                return np.pad(a, ((0, 0), (0, self.F - a.shape[1])))
-            self._frame(padded(self.buf[:, :self.F]), True)
-            if n > self.F:
-                self._frame(padded(self.buf[:, self.hop:]), True)
+            # the rest: frames at 0 and (if longer than one frame) at hop, zero-padded
+            self._windowed_frames(self.buf, 2 if n > self.F else 1)
         self.buf = self.buf[:, :0]
 
     def regressor(self, H2: np.ndarray) -> np.ndarray:
@@ -859,7 +856,9 @@ def _apply_fir(y: np.ndarray, design: _Design, threads: int = 0) -> np.ndarray:
     C, n = y.shape
     g = np.ascontiguousarray(design.g)
     routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
-    full = _core.convolve(np.ascontiguousarray(y), g, routes, C, threads)
+    # only the samples up to delay + n are needed: the rest of the tail is not computed
+    keep = min(n + design.delay, n + g.shape[1] - 1)
+    full = _core.convolve(np.ascontiguousarray(y), g, routes, C, threads, keep)
     out = full[:, design.delay:design.delay + n]
     if out.shape[1] < n:
         out = np.pad(out, ((0, 0), (0, n - out.shape[1])))

@@ -74,12 +74,14 @@ private:
     float wet_ = 1.0f, dry_ = 0.0f;
 };
 
-// Offline full convolution: out[o] has n + ir_len - 1 samples. Work is spread over up to
-// `threads` threads (0 = all cores) by output channel. Releases nothing itself: the caller
-// decides about the GIL. Throws std::invalid_argument on inconsistent arguments.
+// Offline full convolution: out[o] has n + ir_len - 1 samples, or only its first out_len
+// (n <= out_len <= n + ir_len - 1; 0 = all): the tail past out_len is not computed. Work is
+// spread over up to `threads` threads (0 = all cores) by output channel and time segment.
+// Releases nothing itself: the caller decides about the GIL. Throws std::invalid_argument on
+// inconsistent arguments.
 void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* in, std::size_t n,
                       const std::vector<IrView>& irs, const std::vector<Route>& routes,
-                      float* const* out, unsigned threads = 0);
+                      float* const* out, unsigned threads = 0, std::size_t out_len = 0);
 
 // Head partition size that minimises the modelled cost for offline use.
 std::size_t offline_block_size(std::size_t ir_len, std::size_t n);

@@ -10,11 +10,13 @@
 namespace irforge {
 namespace filterbank {
 
-// Sum over frames of |rfft(window * frame)|^2, per bin, in double. Frames of n_fft samples
-// (a power of two) start at t * hop, t = 0 .. frames-1, and are zero-padded past n_samples.
-// acc: n_fft/2 + 1 doubles, added to (not cleared).
-void power_sum(const float* x, std::size_t n_samples, const float* window, std::size_t n_fft,
-               std::size_t hop, std::size_t frames, double* acc, unsigned threads);
+// For each of `rows` signals (row r starts at x + r * row_stride, n_samples each): the sum over
+// frames of |rfft(window * frame)|^2, per bin, in double. Frames of n_fft samples (a power of
+// two) start at t * hop, t = 0 .. frames-1, and are zero-padded past n_samples. All (row,
+// frame) pairs are spread over the workers. acc: rows x (n_fft/2 + 1) doubles, added to.
+void power_sum(const float* x, std::size_t rows, std::size_t row_stride, std::size_t n_samples,
+               const float* window, std::size_t n_fft, std::size_t hop, std::size_t frames, double* acc,
+               unsigned threads);
 
 // Weighted overlap-add of circularly filtered frames:
 //   out = sum_t shift_{t*hop}( w * circconv_N(w * frame_t, g) ),  norm = sum_t shift(w^2)
