@@ -285,9 +285,9 @@ class _PsdStats:
         if not self.kept:
             return np.zeros((self.channels, self.bins))
         P = np.concatenate(self.kept, axis=1)
-        Ps = _smooth_bins(P, _SMOOTH_BINS, axis=2)
-        k = min(int(q * Ps.shape[1]), Ps.shape[1] - 1)
-        return np.partition(Ps, k, axis=1)[:, k].astype(np.float64)
+        Ps = np.ascontiguousarray(np.swapaxes(_smooth_bins(P, _SMOOTH_BINS, axis=2), 1, 2))
+        k = min(int(q * Ps.shape[2]), Ps.shape[2] - 1)       # frames on the contiguous axis
+        return np.partition(Ps, k, axis=2)[:, :, k].astype(np.float64)
 
 
 _BIAS_CACHE: dict = {}
@@ -667,7 +667,7 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
                 loglam = loglam + math.log(_gcv_scale(lw, R, P))
             # log lambda interpolated linearly between band centres, on the design grid
             ll = np.interp(np.arange(H2.shape[-1], dtype=np.float32) / np.float32(step),
-                           centres, loglam)
+                           centres, loglam).astype(np.float32)
             return np.exp(ll, out=ll)
     h2c = _coarse_power(H2, spec.n_fft)
     s_y, s_n = spec.s_y[ch], spec.s_n[ch]
@@ -694,13 +694,20 @@ def _gcv_best(base: np.ndarray, grid: np.ndarray, H2: np.ndarray, P: np.ndarray)
     h2 = np.asarray(H2, np.float64)[None, :]
     p = np.asarray(P, np.float64)[None, :]
     b = np.broadcast_to(np.asarray(base, np.float64), h2.shape[1:])[None, :]
-    scores = []
-    step = max(1, (1 << 20) // max(h2.size, 1))
-    for i in range(0, grid.size, step):
-        lam = grid[i:i + step, None] * b
-        r = lam / (h2 + lam)
-        scores.append(np.mean(r * r * p, axis=1) / np.mean(r, axis=1) ** 2)
-    return float(grid[int(np.argmin(np.concatenate(scores)))])
+    def scores(idx):
+        out = []
+        step = max(1, (1 << 20) // max(h2.size, 1))
+        for i in range(0, idx.size, step):
+            lam = grid[idx[i:i + step], None] * b
+            r = lam / (h2 + lam)
+            out.append(np.mean(r * r * p, axis=1) / np.mean(r, axis=1) ** 2)
+        return np.concatenate(out)
+
+    # every 4th factor, then all factors around the best of those (GCV is smooth in log lambda)
+    coarse = np.arange(0, grid.size, 4)
+    j = int(coarse[int(np.argmin(scores(coarse)))])
+    fine = np.arange(max(0, j - 3), min(grid.size, j + 4))
+    return float(grid[int(fine[int(np.argmin(scores(fine)))])])
 
 
 #: the Wiener profile's level is searched from 1e-5 to 10 times the estimate
@@ -792,7 +799,9 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
     for c in range(n_channels):
         H = H_all[c if H_all.shape[0] > 1 else 0]
         if H_all.shape[0] > 1 or H2_shared is None:
-            H2_shared = H.real.astype(np.float64) ** 2 + H.imag.astype(np.float64) ** 2
+            # float32 like the spectra themselves (relative precision 1e-7, far below any
+            # regularisation in use)
+            H2_shared = H.real * H.real + H.imag * H.imag
         H2 = H2_shared
         top = float(H2.max())
         if method == "wiener":
@@ -824,7 +833,11 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
             else:
                 gs.append(mag * np.exp(-2j * np.pi * np.arange(N // 2 + 1) * delay / N))
         else:
-            gs.append(np.conj(H) * (1.0 / (H2 + lam_f)).astype(np.float32))
+            # lambda floored where float32 would flush it to zero (never an active constraint:
+            # 1e-30 of |H|^2's peak is far below the FFTs' rounding)
+            den = np.maximum(np.asarray(lam_f, np.float32), np.float32(1e-30 * top))
+            den += H2
+            gs.append(np.conj(H) * np.reciprocal(den, out=den))
     # all channels' inverse FFTs at once (rows run in parallel on the core)
     if method == "kirkeby" and phase != "mixed":
         g = sfft.irfft(np.stack(gs), N, axis=-1, workers=-1)[:, :L].astype(np.float32)
