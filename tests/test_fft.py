@@ -68,3 +68,28 @@ def test_isa_reported():
 def test_bad_sizes_raise(n):
     with pytest.raises(ValueError):
         _core.rfft(np.zeros((1, n), np.float32))
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 16, 17, 100, 1001, 4099, 119999, 120000])
+def test_any_length_rdft_matches_numpy(n):
+    """Bluestein's any-length real DFT (used for Ciba's 119999-point filter) vs numpy, both
+    directions, real input and an arbitrary Hermitian spectrum."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    X = _core.rdft(x)
+    ref = np.fft.rfft(x.astype(np.float64))
+    assert X.shape == (n // 2 + 1,) and X.dtype == np.complex64
+    assert np.max(np.abs(X - ref)) <= 2e-6 * np.max(np.abs(ref))
+    np.testing.assert_allclose(_core.irdft(X, n) / n, x, rtol=0, atol=5e-6 * np.max(np.abs(x)))
+    Z = (rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)).astype(np.complex64)
+    want = np.fft.irfft(Z.astype(np.complex128), n) * n
+    assert np.max(np.abs(_core.irdft(Z, n) - want)) <= 2e-6 * np.max(np.abs(want))
+
+
+def test_any_length_rdft_bad_arguments():
+    with pytest.raises(ValueError, match="length"):
+        _core.rdft(np.zeros(1, np.float32))
+    with pytest.raises(ValueError, match="too long"):
+        _core.rdft(np.zeros((1 << 21) + 1, np.float32))
+    with pytest.raises(ValueError, match="bins"):
+        _core.irdft(np.zeros(5, np.complex64), 100)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "irforge/dft.h"
 #include "irforge/fft.h"
 
 namespace py = pybind11;
@@ -111,6 +112,38 @@ double time_transform(std::size_t n, const std::string& kind, double min_time_s)
     }
 }
 
+// Any-length real DFT (Bluestein) of a 1-D float32 signal -> complex64 (n/2 + 1,)
+py::array_t<std::complex<float>> rdft(const F32Array& x) {
+    if (x.ndim() != 1) throw std::invalid_argument("rdft: x must be 1-D");
+    const std::size_t n = x.shape(0);
+    irforge::fft::BluesteinRealDFT d(n);
+    py::array_t<std::complex<float>> out(n / 2 + 1);
+    const float* src = x.data();
+    float* dst = reinterpret_cast<float*>(out.mutable_data());
+    {
+        py::gil_scoped_release nogil;
+        d.forward(src, dst);
+    }
+    return out;
+}
+
+// Inverse of rdft, unnormalised: complex64 (n/2 + 1,) -> float32 (n,)
+F32Array irdft(const py::array_t<std::complex<float>, py::array::c_style | py::array::forcecast>& X, std::size_t n) {
+    if (X.ndim() != 1) throw std::invalid_argument("irdft: spectrum must be 1-D");
+    if (static_cast<std::size_t>(X.shape(0)) != n / 2 + 1)
+        throw std::invalid_argument("irdft: spectrum has " + std::to_string(X.shape(0)) + " bins; length " +
+                                    std::to_string(n) + " needs " + std::to_string(n / 2 + 1));
+    irforge::fft::BluesteinRealDFT d(n);
+    F32Array out(n);
+    const float* src = reinterpret_cast<const float*>(X.data());
+    float* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        d.inverse(src, dst);
+    }
+    return out;
+}
+
 }  // namespace
 
 void init_fft(py::module_& m, py::module_& internal) {
@@ -118,6 +151,11 @@ void init_fft(py::module_& m, py::module_& internal) {
           "Real FFT of each row of a float32 (rows, n) array; n a power of two. -> complex64 (rows, n/2+1)");
     m.def("irfft", &irfft_rows, py::arg("spectrum"), py::arg("n"),
           "Inverse of rfft, unnormalised (irfft(rfft(x)) == n * x). -> float32 (rows, n)");
+    m.def("rdft", &rdft, py::arg("x"),
+          "Real DFT of any length n >= 2 (Bluestein over the power-of-two FFT) of a float32 1-D signal "
+          "-> complex64 (n/2+1,); for lengths with large prime factors");
+    m.def("irdft", &irdft, py::arg("spectrum"), py::arg("n"),
+          "Inverse of rdft, unnormalised (irdft(rdft(x), n) == n * x) -> float32 (n,)");
     internal.def("fft_isa", []() { return std::string(irforge::fft::isa_name()); });
     internal.def("set_fft_isa", [](const std::string& s) { return irforge::fft::set_isa(s.c_str()); });
     internal.def("packed_circular", &packed_circular);
