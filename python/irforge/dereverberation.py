@@ -524,7 +524,7 @@ def _wola_frames(N: int, L: int) -> int:
     return max((L - N + hop2) // hop2 + 1, 0)
 
 
-_WOLA_AHEAD_BYTES = 256 << 20     # largest frame-spectra buffer computed ahead of the filter
+_WOLA_AHEAD_BYTES = 64 << 20      # largest frame-spectra buffer computed ahead (~75 s at 48 kHz)
 
 
 def _wola_spectra_ahead(z: np.ndarray, N: int):
