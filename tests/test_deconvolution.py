@@ -117,6 +117,22 @@ def test_noise_free_render_through_a_cabinet(cab, minimum_phase):
     assert si_sdr(deconvolve(y, ir, sample_rate=SR)[: len(x)], x) >= 60.0
 
 
+def test_deconvolve_file_divides_a_short_noise_free_render_exactly(tmp_path):
+    """The command-line path (deconvolve_file) gives a noise-free render the same exact
+    division as deconvolve() on the array."""
+    x = _load("dry/guitarDI_gulmini_input_001.wav", 1.5).astype(np.float32)
+    ir = ImpulseResponse.load(data_file("cab_ir/adventurekid_Vintage_US_001.wav")).resample(SR).to_mono()
+    y = convolve(x, ir)
+    sf.write(tmp_path / "render.wav", y, SR, subtype="FLOAT")
+    ir.save(tmp_path / "cab.wav")
+    deconvolve_file(tmp_path / "render.wav", tmp_path / "cab.wav", tmp_path / "dry.wav")
+    got, sr = sf.read(tmp_path / "dry.wav", dtype="float32")
+    want = deconvolve(y, ir, sample_rate=SR)
+    assert sr == SR and got.shape == want.shape
+    assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
+    assert si_sdr(got[: len(x)], x) >= 60.0
+
+
 def test_fir_tikhonov_equals_full_fft_reference():
     x, h, y = _pair("dry/guitarDI_gulmini_input_001.wav", "cab_ir/adventurekid_80s_US_001.wav", 40, dry_s=1.5)
     ref = _tikhonov_full(y, h, len(y), 1e-4)
@@ -233,11 +249,9 @@ def test_deconvolve_file_streams_and_is_atomic(tmp_path, rng):
     sf.write(tmp_path / "ir.wav", h, 48000, subtype="FLOAT")
     out = deconvolve_file(tmp_path / "rec.wav", tmp_path / "ir.wav", tmp_path / "dry.wav", block_size=4096)
     got, sr = sf.read(out, dtype="float32", always_2d=True)
-    # the file path runs the FIR design (bounded memory); deconvolve() on an array may divide
-    # by one full-length FFT instead where it finds no measurable noise (one channel here is
-    # ~80 dB above its noise): an explicit filter_length keeps it on the FIR
-    from irforge.deconvolution import _default_filter_length
-    ref = deconvolve(y, h, sample_rate=48000, filter_length=_default_filter_length(h.size))
+    # one channel here is ~80 dB above its noise: both paths divide it by one full-length FFT,
+    # the other by the FIR
+    ref = deconvolve(y, h, sample_rate=48000)
     assert sr == 48000 and got.T.shape == ref.shape
     assert np.max(np.abs(got.T - ref)) <= 1e-4 * np.max(np.abs(ref))
     before = (tmp_path / "dry.wav").read_bytes()

@@ -914,6 +914,8 @@ def _full_fft_division(y: np.ndarray, h: np.ndarray, method: str) -> np.ndarray:
 #: longest recording + IR (samples) that "auto" divides as one full-length FFT when it finds no
 #: measurable noise (float64 spectra: about 0.8 GB of temporaries at this size)
 _EXACT_MAX = 1 << 23
+#: deconvolve_file reads a file whole for that only up to this many samples (+ IR) per channel
+_EXACT_FILE_MAX = 1 << 21
 #: ... which it does where the GCV-Tikhonov lambda (re max |H|^2) is at most this: a recording
 #: with no measurable noise (a float32 render through the IR: 5e-11..1e-10; the 36 benchmark
 #: pairs, 60 dB SNR and below: 1.8e-9 and up). There the regularised inverse rings longer than
@@ -1290,9 +1292,10 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     Two passes over the input: the first gathers the statistics the filter design needs
     (Welch spectra, minimum statistics, the long-frame spectrum: memory independent of the
     file length), the second runs the FIR inverse through the partitioned-convolution engine
-    block by block (always the FIR: a recording without measurable noise, which
-    :func:`deconvolve` divides by one full-length FFT when given as an array, gets the FIR
-    design here). The output (same channels, length and rate as the input) is written to a
+    block by block. Exception: with ``method="auto"`` a file of at most 2^21 samples per
+    channel that has no measurable noise (a digital render through the IR) is read whole once
+    more and divided by one full-length FFT, as :func:`deconvolve` does (memory: a few times
+    the file's size). The output (same channels, length and rate as the input) is written to a
     temporary file beside ``out_path`` and renamed into place: an error never leaves a
     half-written file. The IR is resampled to the recording's rate (soxr) when they differ.
 
@@ -1377,6 +1380,16 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
                      spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
                      filter_length=filter_length, regularization_db=regularization_db)
+    # A short file without measurable noise (a digital render) is divided exactly, as
+    # deconvolve() does for arrays: read once more, whole (at most _EXACT_FILE_MAX samples).
+    exact: list = []
+    whole = None
+    if auto and spec is not None and filter_length is None and n + h.shape[1] <= _EXACT_FILE_MAX:
+        exact = sorted(c for c, v in spec.gcv_lam.items() if v <= _EXACT_LAM)
+    if exact:
+        whole = np.concatenate(list(blocks()), axis=1)
+        for c in exact:
+            whole[c] = _exact_tikhonov(whole[c], h[c if h.shape[0] > 1 else 0])
     g = np.ascontiguousarray(design.g)
     routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
     engine = _core.Engine(g, routes, C, C, bs, 0)
@@ -1396,7 +1409,11 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
                     to_skip -= k
                 k = min(yb.shape[1], n - written)
                 if k > 0:
-                    out.write(np.nan_to_num(yb[:, :k]).T)
+                    yb = yb[:, :k]
+                    if exact:
+                        yb = yb.copy()
+                        yb[exact] = whole[exact, written:written + k]
+                    out.write(np.nan_to_num(yb).T)
                     written += k
 
             for b in blocks():
