@@ -1,4 +1,6 @@
 // Bindings of the exact cross-correlation window (cpp/src/correlation.cpp).
+#include <string>
+
 #include "common.h"
 #include "irforge/correlation.h"
 
@@ -9,8 +11,18 @@ namespace {
 
 using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
-template <class A>
-F64Array run(const A& y, const A& x, long long lo, std::size_t n_lags, unsigned threads) {
+// Checks shared by both entry points; returns the number of lags.
+std::size_t lag_count(const char* what, const py::array& y, const py::array& x, long long lo, long long hi) {
+    const std::string w(what);
+    if (y.ndim() != 1 || x.ndim() != 1) throw std::invalid_argument(w + ": y and x must be 1-D");
+    if (hi < lo) throw std::invalid_argument(w + ": hi must be >= lo");
+    if (hi - lo >= (1LL << 20)) throw std::invalid_argument(w + ": at most 2^20 lags at once");
+    return static_cast<std::size_t>(hi - lo + 1);
+}
+
+// compute(y, ny, x, nx, lags out) with the GIL released
+template <class A, class Compute>
+F64Array run(const A& y, const A& x, std::size_t n_lags, Compute compute) {
     F64Array out(n_lags);
     const auto* yp = y.data();
     const auto* xp = x.data();
@@ -18,37 +30,27 @@ F64Array run(const A& y, const A& x, long long lo, std::size_t n_lags, unsigned 
     const std::size_t ny = y.shape(0), nx = x.shape(0);
     {
         py::gil_scoped_release nogil;
-        irforge::xcorr_lags(yp, ny, xp, nx, lo, n_lags, cp, threads);
+        compute(yp, ny, xp, nx, cp);
     }
     return out;
 }
 
 // float32 pairs run on float32 (no copy), everything else as float64
 F64Array xcorr_lags(const py::array& y, const py::array& x, long long lo, long long hi, unsigned threads) {
-    if (y.ndim() != 1 || x.ndim() != 1) throw std::invalid_argument("xcorr_lags: y and x must be 1-D");
-    if (hi < lo) throw std::invalid_argument("xcorr_lags: hi must be >= lo");
-    if (hi - lo >= (1LL << 20)) throw std::invalid_argument("xcorr_lags: at most 2^20 lags at once");
-    const std::size_t n_lags = static_cast<std::size_t>(hi - lo + 1);
+    const std::size_t n_lags = lag_count("xcorr_lags", y, x, lo, hi);
+    auto compute = [&](const auto* yp, std::size_t ny, const auto* xp, std::size_t nx, double* cp) {
+        irforge::xcorr_lags(yp, ny, xp, nx, lo, n_lags, cp, threads);
+    };
     if (py::isinstance<py::array_t<float>>(y) && py::isinstance<py::array_t<float>>(x))
-        return run(F32Array::ensure(y), F32Array::ensure(x), lo, n_lags, threads);
-    return run(F64Array::ensure(y), F64Array::ensure(x), lo, n_lags, threads);
+        return run(F32Array::ensure(y), F32Array::ensure(x), n_lags, compute);
+    return run(F64Array::ensure(y), F64Array::ensure(x), n_lags, compute);
 }
 
 F64Array xcorr_window(const F32Array& y, const F32Array& x, long long lo, long long hi, unsigned threads) {
-    if (y.ndim() != 1 || x.ndim() != 1) throw std::invalid_argument("xcorr_window: y and x must be 1-D");
-    if (hi < lo) throw std::invalid_argument("xcorr_window: hi must be >= lo");
-    if (hi - lo >= (1LL << 20)) throw std::invalid_argument("xcorr_window: at most 2^20 lags at once");
-    const std::size_t n_lags = static_cast<std::size_t>(hi - lo + 1);
-    F64Array out(n_lags);
-    const float* yp = y.data();
-    const float* xp = x.data();
-    double* cp = out.mutable_data();
-    const std::size_t ny = y.shape(0), nx = x.shape(0);
-    {
-        py::gil_scoped_release nogil;
+    const std::size_t n_lags = lag_count("xcorr_window", y, x, lo, hi);
+    return run(y, x, n_lags, [&](const float* yp, std::size_t ny, const float* xp, std::size_t nx, double* cp) {
         irforge::xcorr_window(yp, ny, xp, nx, lo, n_lags, cp, threads);
-    }
-    return out;
+    });
 }
 
 }  // namespace

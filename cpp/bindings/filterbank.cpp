@@ -32,14 +32,20 @@ F64Array power_sum(const py::handle& x, const F32Array& window, std::size_t hop,
     return out;
 }
 
+// The filter bank's window (float64) and circular kernel (float32) must be 1-D of one length N.
+std::size_t wola_length(const char* what, const F64Array& window, const F32Array& g) {
+    if (window.ndim() != 1 || g.ndim() != 1) throw std::invalid_argument(std::string(what) + ": window and g must be 1-D");
+    const std::size_t N = window.shape(0);
+    if (static_cast<std::size_t>(g.shape(0)) != N)
+        throw std::invalid_argument(std::string(what) + ": g must have the window's length " + std::to_string(N));
+    return N;
+}
+
 // x: float32 1-D; window: float64 (N,); g: float32 (N,) -> float64 (len(x),)
 F64Array wola_circular(const F32Array& x, const F64Array& window, const F32Array& g, std::size_t hop,
                        std::size_t frames, unsigned threads) {
-    if (x.ndim() != 1 || window.ndim() != 1 || g.ndim() != 1)
-        throw std::invalid_argument("wola_circular: x, window and g must be 1-D");
-    const std::size_t N = window.shape(0), n = x.shape(0);
-    if (static_cast<std::size_t>(g.shape(0)) != N)
-        throw std::invalid_argument("wola_circular: g must have the window's length " + std::to_string(N));
+    if (x.ndim() != 1) throw std::invalid_argument("wola_circular: x must be 1-D");
+    const std::size_t N = wola_length("wola_circular", window, g), n = x.shape(0);
     F64Array out(n);
     const float* xp = x.data();
     const double* wp = window.data();
@@ -124,11 +130,8 @@ F32Array wola_spectra(const F32Array& x, const F64Array& window, std::size_t hop
 // spectra: float32 (frames, m) from wola_spectra -> float64 (n_samples,)
 F64Array wola_apply(const F32Array& spectra, std::size_t n_samples, const F64Array& window, const F32Array& g,
                     std::size_t hop, unsigned threads) {
-    if (spectra.ndim() != 2 || window.ndim() != 1 || g.ndim() != 1)
-        throw std::invalid_argument("wola_apply: spectra must be 2-D, window and g 1-D");
-    const std::size_t N = window.shape(0);
-    if (static_cast<std::size_t>(g.shape(0)) != N)
-        throw std::invalid_argument("wola_apply: g must have the window's length " + std::to_string(N));
+    if (spectra.ndim() != 2) throw std::invalid_argument("wola_apply: spectra must be 2-D");
+    const std::size_t N = wola_length("wola_apply", window, g);
     const std::size_t m = irforge::filterbank::wola_fft_size(N);
     if (static_cast<std::size_t>(spectra.shape(1)) != m)
         throw std::invalid_argument("wola_apply: spectra rows must have " + std::to_string(m) + " values for N = " +

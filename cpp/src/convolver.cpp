@@ -6,7 +6,8 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
-#include <thread>
+
+#include "parallel.h"
 
 namespace irforge {
 
@@ -263,7 +264,7 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
     if (out_len < n || out_len > n + m - 1)
         throw std::invalid_argument("convolve: output length must be between the input length and the full length");
     const std::size_t total = out_len;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    threads = detail::resolve_threads(threads);
 
     // Tasks: (output, time segment). Convolution is linear, so a long signal can be cut
     // into segments whose outputs overlap by m - 1 samples and are summed afterwards.
@@ -340,10 +341,7 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
         }
     };
     const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads, tasks.size()));
-    std::vector<std::thread> pool;
-    for (unsigned k = 1; k < nt; ++k) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
+    detail::run_workers(nt, [&](unsigned) { worker(); });
     if (err) std::rethrow_exception(err);
 
     // Overlap-add the segments: segment s starts at s * seg_len; segment 0 covered

@@ -2,13 +2,13 @@
 #include "irforge/correlation.h"
 
 #include "irforge/fft.h"
+#include "parallel.h"
 
 #include <algorithm>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 namespace irforge {
@@ -133,20 +133,13 @@ void xcorr_lags_impl(const T* y, std::size_t ny, const T* x, std::size_t nx, lon
         c[k] = s;
     }
     if (a >= b) return;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t n = static_cast<std::size_t>(b - a);
-    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, n / 65536)));
+    const unsigned workers = static_cast<unsigned>(
+        std::min<std::size_t>(detail::resolve_threads(threads), std::max<std::size_t>(1, n / 65536)));
     std::vector<std::vector<double>> partial(workers, std::vector<double>(n_lags, 0.0));
-    auto body = [&](unsigned w) {
-        const std::size_t per = (n + workers - 1) / workers;
-        const std::size_t i0 = static_cast<std::size_t>(a) + std::min(n, w * per);
-        const std::size_t i1 = static_cast<std::size_t>(a) + std::min(n, (w + 1) * per);
-        if (i0 < i1) accumulate(y, x, lo, i0, i1, 0, n_lags, partial[w].data());
-    };
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(body, w);
-    body(0);
-    for (auto& t : pool) t.join();
+    detail::parallel_ranges(n, workers, [&](unsigned w, std::size_t i0, std::size_t i1) {
+        if (i0 < i1) accumulate(y, x, lo, static_cast<std::size_t>(a) + i0, static_cast<std::size_t>(a) + i1, 0, n_lags, partial[w].data());
+    });
     for (unsigned w = 0; w < workers; ++w)
         for (std::size_t k = 0; k < n_lags; ++k) c[k] += partial[w][k];
 }
@@ -172,15 +165,13 @@ void xcorr_window(const float* y, std::size_t ny, const float* x, std::size_t nx
     while (B < n_lags) B <<= 1;
     const std::size_t M = 2 * B;  // linear correlation of B and B + n_lags - 1 samples fits
     const std::size_t blocks = (nx + B - 1) / B;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, blocks / 8)));
+    const unsigned workers = static_cast<unsigned>(
+        std::min<std::size_t>(detail::resolve_threads(threads), std::max<std::size_t>(1, blocks / 8)));
     std::vector<fft::FloatBuffer> acc;
     acc.reserve(workers);
     for (unsigned w = 0; w < workers; ++w) acc.emplace_back(M);
     const long long NY = static_cast<long long>(ny);
-    auto body = [&](unsigned w) {
-        const std::size_t per = (blocks + workers - 1) / workers;
-        const std::size_t b0 = std::min(blocks, w * per), b1 = std::min(blocks, b0 + per);
+    detail::parallel_ranges(blocks, workers, [&](unsigned w, std::size_t b0, std::size_t b1) {
         if (b0 >= b1) return;
         fft::RealFFT f(M);
         fft::FloatBuffer xa(M), ya(M);
@@ -199,11 +190,7 @@ void xcorr_window(const float* y, std::size_t ny, const float* x, std::size_t nx
             f.forward_packed(ya.data(), ya.data());
             fft::mac_packed(M, xa.data(), ya.data(), acc[w].data());
         }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(body, w);
-    body(0);
-    for (auto& t : pool) t.join();
+    });
     for (unsigned w = 1; w < workers; ++w)
         for (std::size_t i = 0; i < M; ++i) acc[0].data()[i] += acc[w].data()[i];
     fft::RealFFT f(M);

@@ -107,6 +107,21 @@ void BluesteinRealDFT::complex_inverse(const float* c, float* re, float* im) {
     fft_.inverse(O, im);
 }
 
+void BluesteinRealDFT::convolve_with_chirp(bool conjugate) {
+    // (ra_, ia_) <- circular convolution with b (or conj(b)); b is even on the circle, so the
+    // transform of conj(b) is conj(K) bin by bin
+    float* C = c_.data();
+    complex_forward(ra_.data(), ia_.data(), C);
+    const float* K = plan_->kernel.data();
+    const float sign = conjugate ? -1.0f : 1.0f;
+    for (std::size_t k = 0; k < m_; ++k) {
+        const float xr = C[2 * k], xi = C[2 * k + 1], yr = K[2 * k], yi = sign * K[2 * k + 1];
+        C[2 * k] = xr * yr - xi * yi;
+        C[2 * k + 1] = xr * yi + xi * yr;
+    }
+    complex_inverse(C, ra_.data(), ia_.data());
+}
+
 void BluesteinRealDFT::forward(const float* in, float* out) {
     float* ar = ra_.data();
     float* ai = ia_.data();
@@ -116,15 +131,7 @@ void BluesteinRealDFT::forward(const float* in, float* out) {
     }
     std::fill(ar + n_, ar + m_, 0.0f);
     std::fill(ai + n_, ai + m_, 0.0f);
-    float* C = c_.data();
-    complex_forward(ar, ai, C);
-    const float* K = plan_->kernel.data();
-    for (std::size_t k = 0; k < m_; ++k) {
-        const float xr = C[2 * k], xi = C[2 * k + 1], yr = K[2 * k], yi = K[2 * k + 1];
-        C[2 * k] = xr * yr - xi * yi;
-        C[2 * k + 1] = xr * yi + xi * yr;
-    }
-    complex_inverse(C, ar, ai);
+    convolve_with_chirp(false);
     const double s = 1.0 / static_cast<double>(m_);
     for (std::size_t k = 0; k <= n_ / 2; ++k) {  // X = w c / m
         const double cr = ar[k] * s, ci = ai[k] * s;
@@ -152,17 +159,7 @@ void BluesteinRealDFT::inverse(const float* in, float* out) {
     }
     std::fill(ar + n_, ar + m_, 0.0f);
     std::fill(ai + n_, ai + m_, 0.0f);
-    float* C = c_.data();
-    complex_forward(ar, ai, C);
-    // kernel of the inverse: w[|j|] = conj(b[j]); its transform is conj(K[(m - k) mod m])
-    const float* K = plan_->kernel.data();
-    for (std::size_t k = 0; k < m_; ++k) {
-        const std::size_t q = (m_ - k) & (m_ - 1);
-        const float xr = C[2 * k], xi = C[2 * k + 1], yr = K[2 * q], yi = -K[2 * q + 1];
-        C[2 * k] = xr * yr - xi * yi;
-        C[2 * k + 1] = xr * yi + xi * yr;
-    }
-    complex_inverse(C, ar, ai);
+    convolve_with_chirp(true);
     const double s = 1.0 / static_cast<double>(m_);
     for (std::size_t j = 0; j < n_; ++j)  // x = Re(conj(w) c) / m
         out[j] = static_cast<float>((plan_->wr[j] * ar[j] + plan_->wi[j] * ai[j]) * s);

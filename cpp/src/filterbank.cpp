@@ -9,10 +9,10 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "irforge/fft.h"
+#include "parallel.h"
 
 namespace irforge {
 namespace filterbank {
@@ -20,26 +20,13 @@ namespace filterbank {
 namespace {
 
 unsigned worker_count(unsigned threads, std::size_t frames) {
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    return static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, frames)));
+    return static_cast<unsigned>(std::min<std::size_t>(detail::resolve_threads(threads), std::max<std::size_t>(1, frames)));
 }
 
 // body(worker, first_frame, end_frame) on contiguous frame ranges, one per worker.
 template <class Body>
 void parallel_frames(std::size_t frames, unsigned workers, Body body) {
-    if (workers <= 1) {
-        body(0u, std::size_t(0), frames);
-        return;
-    }
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    const std::size_t per = (frames + workers - 1) / workers;
-    for (unsigned w = 1; w < workers; ++w) {
-        const std::size_t a = std::min(frames, w * per), b = std::min(frames, a + per);
-        pool.emplace_back([&body, w, a, b]() { body(w, a, b); });
-    }
-    body(0u, std::size_t(0), std::min(frames, per));
-    for (auto& t : pool) t.join();
+    detail::parallel_ranges(frames, workers, body);
 }
 
 // b[i] = x[s + i] * w[i] for the part of the frame inside the signal, 0 elsewhere (n values);
@@ -208,14 +195,7 @@ void wola_filter(SpectrumOf spectrum_of, std::size_t m, std::size_t n_samples, c
         for (std::size_t p = a; p < b; ++p)
             res[p] = res[p] > 1e-10 ? static_cast<double>(acc[p - a]) / res[p] : static_cast<double>(acc[p - a]);
     };
-    if (workers <= 1) {
-        body(0u);
-    } else {
-        std::vector<std::thread> pool;
-        for (unsigned r = 1; r < workers; ++r) pool.emplace_back(body, r);
-        body(0u);
-        for (auto& t : pool) t.join();
-    }
+    detail::run_workers(workers, body);
 }
 
 }  // namespace
@@ -341,13 +321,9 @@ void band_fit(const double* p, const double* r, const long long* edges, std::siz
         while (j < bands && edges[j] < target) ++j;
         cut[w] = j;
     }
-    auto body = [&](unsigned w) {
+    detail::run_workers(workers, [&](unsigned w) {
         for (std::size_t j = cut[w]; j < cut[w + 1]; ++j) fit_one(j);
-    };
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(body, w);
-    body(0);
-    for (auto& t : pool) t.join();
+    });
 }
 
 }  // namespace filterbank

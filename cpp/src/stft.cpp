@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "irforge/fft.h"
+#include "parallel.h"
 
 namespace irforge {
 namespace stft {
@@ -22,28 +22,15 @@ void check_sizes(std::size_t n_fft, std::size_t hop) {
 }
 
 unsigned worker_count(unsigned threads, std::size_t frames) {
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     // below a few dozen frames a thread costs more than it saves
     const std::size_t useful = std::max<std::size_t>(1, frames / 32);
-    return static_cast<unsigned>(std::min<std::size_t>(threads, useful));
+    return static_cast<unsigned>(std::min<std::size_t>(detail::resolve_threads(threads), useful));
 }
 
 // Run body(first_frame, end_frame) on contiguous frame ranges, one per worker.
 template <class Body>
 void parallel_frames(std::size_t frames, unsigned workers, Body body) {
-    if (workers <= 1) {
-        body(std::size_t(0), frames);
-        return;
-    }
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    const std::size_t per = (frames + workers - 1) / workers;
-    for (unsigned w = 1; w < workers; ++w) {
-        const std::size_t a = std::min(frames, w * per), b = std::min(frames, a + per);
-        pool.emplace_back([&body, a, b]() { body(a, b); });
-    }
-    body(0, std::min(frames, per));
-    for (auto& t : pool) t.join();
+    detail::parallel_ranges(frames, workers, [&](unsigned, std::size_t a, std::size_t b) { body(a, b); });
 }
 
 }  // namespace
@@ -161,14 +148,7 @@ void synthesize(const float* spec, std::size_t frames, const float* window, std:
             }
         }
     };
-    if (workers <= 1) {
-        body(0);
-    } else {
-        std::vector<std::thread> pool;
-        for (unsigned r = 1; r < workers; ++r) pool.emplace_back(body, static_cast<std::size_t>(r));
-        body(0);
-        for (auto& t : pool) t.join();
-    }
+    detail::run_workers(workers, [&](unsigned r) { body(static_cast<std::size_t>(r)); });
     for (std::size_t i = 0; i < span; ++i)
         out[i] = static_cast<float>(wss[i] > 1e-10 ? acc[i] / wss[i] : acc[i]);
 }

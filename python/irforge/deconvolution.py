@@ -59,8 +59,6 @@ come out (nearly) silent.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,8 +330,6 @@ class _Spectra:
     fine: "_FineStats | None" = None   # long-frame spectrum for the band-wise signal/noise fit
     fine_sr: float = 0.0
     auto: bool = False  # method="auto": GCV-scaled Wiener, or GCV-Tikhonov when clearly better
-    # channel -> lambda / max|H|^2 for the channels where "auto" chose GCV-Tikhonov (info)
-    tikhonov_channels: dict = field(default_factory=dict)
     # channel -> GCV-Tikhonov lambda / max|H|^2 ("auto"), whichever design was chosen
     gcv_lam: dict = field(default_factory=dict)
 
@@ -456,12 +452,8 @@ class _FineStats:
         self.count += k
         self.windowed = True
 
-    def _frame(self, fr: np.ndarray, window: bool) -> None:
-        """fr: (channels, <= F) float32, one frame per channel."""
-        if window:
-            self._windowed_frames(fr, 1)
-            return
-        # one unwindowed frame = the whole (short) recording: exact float64 spectrum
+    def _whole_recording(self, fr: np.ndarray) -> None:
+        """A recording no longer than one frame, unwindowed: its exact float64 spectrum."""
         X = sfft.rfft(fr.astype(np.float64), self.F, axis=-1)
         self.sum += X.real * X.real + X.imag * X.imag
         self.count += 1
@@ -469,7 +461,7 @@ class _FineStats:
     def finish(self) -> None:
         n = self.buf.shape[1]
         if self.count == 0 and n <= self.F:
-            self._frame(self.buf, False)                 # the whole recording, exact
+            self._whole_recording(self.buf)
         else:
             # the rest: frames at 0 and (if longer than one frame) at hop, zero-padded
             self._windowed_frames(self.buf, 2 if n > self.F else 1)
@@ -666,7 +658,6 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
                 # on the benchmark pairs a 5 % lower Tikhonov score still meant 7 dB worse):
                 # the Tikhonov design must win clearly (noise-free recordings: ~1e-3).
                 if _gcv_score(lt, R, P) < _GCV_TIE * _gcv_score(lw, R, P):
-                    spec.tikhonov_channels[ch] = lt / max(float(R.max()), 1e-300)
                     return np.full(H2.shape[-1], lt)
                 # Otherwise keep the Wiener profile's shape and let GCV set its level: the
                 # noise level behind it is biased where the recording never shows its noise
@@ -1328,12 +1319,12 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     import soundfile as sf
 
     from . import _core
-    from .impulse_response import _check_destination
+    from .impulse_response import _check_destination, open_audio_atomic
 
     in_p, out_p = Path(in_path), Path(out_path)
     if not in_p.exists():
         raise FileNotFoundError(f"recording file not found: {str(in_p)!r}")
-    _, fmt = _check_destination(out_p, bit_depth, overwrite)
+    _check_destination(out_p, bit_depth, overwrite)     # before the first pass over the input
     auto = method == "auto"
     method = _check_method(method)
     if method not in ("wiener", "tikhonov", "kirkeby"):
@@ -1390,40 +1381,34 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
         whole = np.concatenate(list(blocks()), axis=1)
         for c in exact:
             whole[c] = _exact_tikhonov(whole[c], h[c if h.shape[0] > 1 else 0])
-    g = np.ascontiguousarray(design.g)
-    routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
-    engine = _core.Engine(g, routes, C, C, bs, 0)
-    fmt_sub = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[bit_depth]
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".tmp", dir=out_p.parent)
-    os.close(fd)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=int(round(sr)), channels=C, subtype=fmt_sub,
-                          format=fmt) as out:
-            to_skip, written = design.delay, 0
+    with open_audio_atomic(out_p, sr, C, bit_depth=bit_depth, overwrite=overwrite) as out:
+        if len(exact) == C:              # every channel divided exactly: nothing to filter
+            for i0 in range(0, n, bs):
+                out.write(whole[:, i0:i0 + bs].T)
+            return out_p
+        g = np.ascontiguousarray(design.g)
+        routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
+        engine = _core.Engine(g, routes, C, C, bs, 0)
+        to_skip, written = design.delay, 0
 
-            def emit(yb):
-                nonlocal to_skip, written
-                if to_skip:
-                    k = min(to_skip, yb.shape[1])
-                    yb = yb[:, k:]
-                    to_skip -= k
-                k = min(yb.shape[1], n - written)
-                if k > 0:
-                    yb = yb[:, :k]
-                    if exact:
-                        yb = yb.copy()
-                        yb[exact] = whole[exact, written:written + k]
-                    out.write(np.nan_to_num(yb).T)
-                    written += k
+        def emit(yb):
+            nonlocal to_skip, written
+            if to_skip:
+                k = min(to_skip, yb.shape[1])
+                yb = yb[:, k:]
+                to_skip -= k
+            k = min(yb.shape[1], n - written)
+            if k > 0:
+                yb = yb[:, :k]
+                if exact:
+                    yb = yb.copy()
+                    yb[exact] = whole[exact, written:written + k]
+                out.write(np.nan_to_num(yb).T)
+                written += k
 
-            for b in blocks():
-                emit(engine.process(b))
-            zeros = np.zeros((C, bs), np.float32)
-            while written < n:
-                emit(engine.process(zeros))
-        os.replace(tmp, out_p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        for b in blocks():
+            emit(engine.process(b))
+        zeros = np.zeros((C, bs), np.float32)
+        while written < n:
+            emit(engine.process(zeros))
     return out_p

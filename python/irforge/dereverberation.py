@@ -228,10 +228,15 @@ def _circular_inverse(Hf: np.ndarray, N: int) -> np.ndarray:
     return sfft.irfft(inv, N)
 
 
+def _wola_fft_size(N: int) -> int:
+    """Power-of-two FFT size of the linear convolution that realises a circular one of N."""
+    return 1 << int(math.ceil(math.log2(2 * N - 1)))
+
+
 def _core_wola_ok(N: int) -> bool:
     from . import _core
 
-    return hasattr(_core, "wola_circular") and 2 * N - 1 <= (1 << 22)
+    return hasattr(_core, "wola_spectra") and _wola_fft_size(N) <= (1 << 22)
 
 
 def _full_xcorr_exact(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -482,7 +487,7 @@ class _WolaKernel:
     def __init__(self, Hf: np.ndarray, N: int):
         self.N = N
         self.w = _hanning(N)
-        m = 1 << int(math.ceil(math.log2(2 * N - 1)))
+        m = _wola_fft_size(N)
         self.core = _core_rfft_ok(m)
         if self.core:
             from . import _core
@@ -533,11 +538,8 @@ def _wola_spectra_ahead(z: np.ndarray, N: int):
     ``_WOLA_AHEAD_BYTES`` (long recordings run the one-step filter bank instead)."""
     from . import _core
 
-    if not (_core_wola_ok(N) and hasattr(_core, "wola_spectra")):
-        return None
-    m = 1 << int(math.ceil(math.log2(2 * N - 1)))
     frames = _wola_frames(N, len(z))
-    if frames * m * 4 > _WOLA_AHEAD_BYTES:
+    if not _core_wola_ok(N) or frames * _wola_fft_size(N) * 4 > _WOLA_AHEAD_BYTES:
         return None
     # one thread: it runs beside the main path, which keeps the other core busy
     return _core.wola_spectra(np.ascontiguousarray(z, dtype=np.float32), _hanning(N), int(0.5 * N), frames, 1)

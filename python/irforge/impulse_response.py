@@ -10,6 +10,7 @@ entry ``{"op": name, ...parameters and what it found}`` to ``metadata["history"]
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -525,14 +526,41 @@ def _check_destination(path, bit_depth, overwrite: bool) -> tuple[Path, str]:
     return p, fmt
 
 
+def _temp_beside(p: Path) -> str:
+    """An empty temporary file in ``p``'s directory (same file system: renames are atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    return tmp
+
+
+@contextlib.contextmanager
+def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int = 32,
+                      overwrite: bool = False):
+    """A ``soundfile.SoundFile`` open for writing blocks to ``path``: it is a temporary file
+    beside ``path`` until the block ends, then renamed into place; an error removes it, so
+    ``path`` is never half-written."""
+    import soundfile as sf
+
+    p, fmt = _check_destination(path, bit_depth, overwrite)
+    tmp = _temp_beside(p)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=int(round(sample_rate)), channels=channels,
+                          subtype=_SUBTYPES[bit_depth], format=fmt) as f:
+            yield f
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _write_audio_temp(path, data: np.ndarray, sample_rate: float, *, bit_depth: int,
                       overwrite: bool) -> str:
     """Write ``data`` to a temporary file beside ``path``; returns its name (caller renames)."""
     import soundfile as sf
 
     p, fmt = _check_destination(path, bit_depth, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
+    tmp = _temp_beside(p)
     try:
         sf.write(tmp, np.asarray(data, dtype=np.float32).T, int(round(sample_rate)),
                  subtype=_SUBTYPES[bit_depth], format=fmt)

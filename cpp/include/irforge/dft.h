@@ -44,6 +44,8 @@ private:
     void complex_forward(const float* re, const float* im, float* out);
     // re, im (m floats each) = unnormalised inverse FFT_m of c (2m floats, complex interleaved)
     void complex_inverse(const float* c, float* re, float* im);
+    // (ra_, ia_) <- their circular convolution (size m) with the chirp kernel, or its conjugate
+    void convolve_with_chirp(bool conjugate);
 
     std::size_t n_, m_;
     RealFFT fft_;
