@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <complex>
-#include <thread>
 #include <vector>
 
 #include "common.h"
 #include "irforge/dft.h"
 #include "irforge/fft.h"
+#include "irforge/parallel.h"
 
 namespace py = pybind11;
 using irforge_py::F32Array;
@@ -19,24 +19,14 @@ namespace {
 // batch is large enough to pay for them.
 template <class Body>
 void for_rows(std::size_t rows, std::size_t n, Body body) {
-    unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+    unsigned workers = irforge::detail::resolve_threads(0);
     if (rows * n < (std::size_t(1) << 16)) workers = 1;
-    workers = static_cast<unsigned>(std::min<std::size_t>(workers, rows));
-    auto run = [&](std::size_t r0, std::size_t r1) {
+    workers = static_cast<unsigned>(std::min<std::size_t>(workers, std::max<std::size_t>(rows, 1)));
+    irforge::detail::parallel_ranges(rows, workers, [&](unsigned, std::size_t r0, std::size_t r1) {
         if (r0 >= r1) return;
         irforge::fft::RealFFT f(n);
         for (std::size_t r = r0; r < r1; ++r) body(f, r);
-    };
-    if (workers <= 1) {
-        run(0, rows);
-        return;
-    }
-    const std::size_t per = (rows + workers - 1) / workers;
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w)
-        pool.emplace_back(run, std::min(rows, w * per), std::min(rows, (w + 1) * per));
-    run(0, std::min(rows, per));
-    for (auto& t : pool) t.join();
+    });
 }
 
 py::array_t<std::complex<float>> rfft_rows(const py::handle& x) {

@@ -7,12 +7,14 @@
 #include <stdexcept>
 #include <string>
 
-#include "parallel.h"
+#include "irforge/denormals.h"
+#include "irforge/parallel.h"
 
 namespace irforge {
 
 namespace {
 
+// v <= fft::kMaxSize (checked by the callers), so the loop ends.
 std::size_t next_pow2(std::size_t v) {
     std::size_t p = 1;
     while (p < v) p <<= 1;
@@ -109,10 +111,15 @@ ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
     std::stable_sort(routes_.begin(), routes_.end(),
                      [](const Route& a, const Route& b) { return a.output < b.output; });
 
+    if (block_size > fft::kMaxSize / 2)
+        throw std::invalid_argument("ConvolutionEngine: block_size must be at most " +
+                                    std::to_string(fft::kMaxSize / 2) + ", got " + std::to_string(block_size));
+    if (max_partition > fft::kMaxSize)
+        throw std::invalid_argument("ConvolutionEngine: max_partition must be at most " +
+                                    std::to_string(fft::kMaxSize) + ", got " + std::to_string(max_partition));
     head_ = std::max(kMinHead, next_pow2(block_size));
     std::size_t maxp = max_partition ? next_pow2(max_partition) : kDefaultMaxPartition;
     maxp = std::max(maxp, head_);
-    if (head_ > fft::kMaxSize / 2) throw std::invalid_argument("ConvolutionEngine: block_size too large");
     maxp = std::min(maxp, fft::kMaxSize / 2);
     plan_ = plan_partitions(ir_len_, head_, maxp);
     for (const Stage& st : plan_) stages_.emplace_back(new StageState(st, n_in, n_out, irs, used));
@@ -128,6 +135,7 @@ void ConvolutionEngine::reset() noexcept {
 }
 
 void ConvolutionEngine::process(const float* const* in, float* const* out, std::size_t n) noexcept {
+    const ScopedFlushDenormals ftz;  // decaying tails: no slow denormal path, host mode restored
     std::size_t done = 0;
     while (done < n) {
         const std::size_t len = std::min(n - done, head_ - pos_);

@@ -2,7 +2,7 @@
 #include "irforge/correlation.h"
 
 #include "irforge/fft.h"
-#include "parallel.h"
+#include "irforge/parallel.h"
 
 #include <algorithm>
 #if defined(__x86_64__) || defined(__i386__)

@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "irforge/denormals.h"
 #include "irforge/fft.h"
-#include "parallel.h"
+#include "irforge/parallel.h"
 
 namespace irforge {
 namespace filterbank {
@@ -38,16 +39,6 @@ void fill(const float* x, std::size_t n_samples, std::size_t s, const W* w, std:
     for (std::size_t i = 0; i < avail; ++i) b[i] = static_cast<float>(x[s + i] * w[i]);
     std::fill(b + avail, b + total, 0.0f);
 }
-
-// Flush denormals to zero on this thread for the object's lifetime (restored after): tiny
-// spectra products in long filters otherwise hit the slow denormal path of x86 FPUs.
-struct DenormalsAreZero {
-#if defined(__SSE2__)
-    unsigned saved = _mm_getcsr();
-    DenormalsAreZero() { _mm_setcsr(saved | 0x8040u); }  // FTZ | DAZ
-    ~DenormalsAreZero() { _mm_setcsr(saved); }
-#endif
-};
 
 // out[j] = sum_t taps[t] x[j * decim + t] for j in [j0, j1): eight float lanes per output
 inline void fir_rows(const float* x, const float* taps, std::size_t n_taps, std::size_t decim, float* out,
@@ -168,7 +159,7 @@ void wola_filter(SpectrumOf spectrum_of, std::size_t m, std::size_t n_samples, c
     if (n_frames < 4 * workers) workers = 1;  // too few frames to be worth the duplicates
     const std::size_t per = (L + workers - 1) / workers;
     auto body = [&](unsigned r) {
-        const DenormalsAreZero daz;
+        const ScopedFlushDenormals daz;
         const std::size_t a = std::min(L, r * per), b = std::min(L, a + per);
         if (a >= b) return;
         const std::size_t t_first = a >= N ? (a - N) / hop + 1 : 0;
@@ -222,7 +213,7 @@ void wola_spectra(const float* x, std::size_t n_samples, const double* window, s
     if (frames == 0) return;
     parallel_frames(frames, worker_count(threads, frames), [&](unsigned, std::size_t f0, std::size_t f1) {
         if (f0 >= f1) return;
-        const DenormalsAreZero daz;
+        const ScopedFlushDenormals daz;
         fft::RealFFT f(m);
         for (std::size_t t = f0; t < f1; ++t) {
             float* b = spectra + t * m;

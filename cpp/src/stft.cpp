@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "irforge/fft.h"
-#include "parallel.h"
+#include "irforge/parallel.h"
 
 namespace irforge {
 namespace stft {

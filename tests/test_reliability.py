@@ -1,0 +1,86 @@
+"""Reliability of the core under hostile arguments: thread counts, size parameters, limits.
+
+Each case that could kill or freeze the interpreter runs in a subprocess with a timeout, so
+a crash or a hang fails the test instead of taking the test run down with it.
+"""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import irforge
+from irforge import _core
+
+
+def _run(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_many_threads_under_an_address_space_limit():
+    # Thread stacks cannot all be mapped: the core must use fewer threads, not abort
+    # ("terminate called without an active exception").
+    r = _run("""
+        import resource, numpy as np, irforge
+        from irforge import _core
+        x = np.random.default_rng(0).standard_normal((2, 48000)).astype(np.float32)
+        h = np.random.default_rng(1).standard_normal(4800).astype(np.float32) * 0.01
+        ref = irforge.convolve(x, h, sample_rate=48000, threads=1)
+        with open("/proc/self/statm") as f:
+            vm = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (160 << 20), resource.RLIM_INFINITY))
+        y = irforge.convolve(x, h, sample_rate=48000, threads=1000)
+        w = np.hanning(1024).astype(np.float32)
+        p_ref = _core.power_sum(x, w, 16, 2000, 1)
+        p = _core.power_sum(x, w, 16, 2000, 1000)   # 64 threads of 8 MiB stacks do not fit
+        print("maxdiff", max(float(np.max(np.abs(y - ref))), float(np.max(np.abs(p / p_ref - 1)))))
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(r.stdout.split()[-1]) < 1e-5
+
+
+def test_thread_count_is_capped():
+    x = np.random.default_rng(0).standard_normal((1, 20000)).astype(np.float32)
+    h = np.random.default_rng(1).standard_normal(300).astype(np.float32)
+    ref = np.convolve(x[0].astype(np.float64), h.astype(np.float64))
+    y = irforge.convolve(x, h, sample_rate=48000, threads=100000)
+    assert np.max(np.abs(y[0] - ref)) < 1e-4 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("size", [2**63, 2**64 - 1, 2**40])
+def test_engine_size_parameters_are_bounded(size):
+    # next_pow2 looped forever for sizes in [2^63, 2^64) with the GIL released
+    r = _run(f"""
+        import numpy as np
+        from irforge import _core
+        h = np.ones((1, 100), np.float32)
+        for args in [({size}, 0), (64, {size})]:
+            try:
+                _core.Engine(h, [(0, 0, 0)], 1, 1, *args)
+            except ValueError as e:
+                print("ValueError", e)
+            else:
+                print("accepted")
+    """, timeout=30)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(ln.startswith("ValueError") for ln in lines), r.stdout
+    assert "at most" in lines[0]
+
+
+def test_convolver_decay_into_denormals():
+    # A decaying IR and a tiny impulse drive the engine's state into the denormal range:
+    # with flush-to-zero the output holds no subnormal value, and the result is still right.
+    sr = 48000
+    h = np.exp(-np.arange(8000) / 40.0).astype(np.float32)
+    x = np.zeros(16384, np.float32)
+    x[0] = 1e-30
+    fx = irforge.Convolver(h, sample_rate=sr)
+    y = fx.process(x, sr, buffer_size=64)
+    tiny = np.finfo(np.float32).tiny
+    assert not np.any((y != 0) & (np.abs(y) < tiny))
+    ref = (1e-30 * h.astype(np.float64))
+    big = ref > 1e-36
+    assert np.allclose(y[: h.size][big], ref[big], rtol=1e-4)
