@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
-BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.18" ninja
+BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
 .PHONY: demo test test-cpp test-py bench asan clean
 

@@ -43,3 +43,15 @@ def test_lazy_names_survive_submodule_imports():
         value = getattr(irforge, name)
         expected = importlib.import_module(module) if attr is None else getattr(importlib.import_module(module), attr)
         assert value is expected, name
+
+
+def test_one_version_and_the_licence_in_the_metadata():
+    # pyproject.toml takes the version from __init__.py (one source); the MIT licence file
+    # travels in the distribution's metadata
+    from importlib import metadata
+
+    assert metadata.version("irforge") == irforge.__version__
+    meta = metadata.metadata("irforge")
+    assert meta["License-Expression"] == "MIT"
+    files = [str(f) for f in (metadata.files("irforge") or [])]
+    assert any(f.endswith("LICENSE") for f in files), files
