@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
 BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
-.PHONY: demo test test-cpp test-py bench asan clean
+.PHONY: demo test test-cpp test-py bench asan fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-cpp: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_convolution.py
+
+# A long fuzz run of the C++ bindings (the test suite runs a short one); FUZZ_CALLS, FUZZ_SEED
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_core.py --calls $${FUZZ_CALLS:-20000} --seed $${FUZZ_SEED:-1}
 
 # The whole test suite against an AddressSanitizer + UBSan build of the extension. A small
 # quarantine keeps the RSS-based leak test in tests/test_threads.py meaningful under ASan.

@@ -89,6 +89,9 @@ F32Array convolve(const py::handle& x_in, const py::handle& irs_in, const RouteL
     if (irs.shape(1) == 0) throw std::invalid_argument("convolve: empty impulse response");
     const std::size_t n_in = x.shape(0), n = x.shape(1), m = irs.shape(1);
     if (n_in == 0 || n_out == 0) throw std::invalid_argument("convolve: no channels");
+    if (n_in > irforge::kMaxChannels || n_out > irforge::kMaxChannels)
+        throw std::invalid_argument("convolve: at most " + std::to_string(irforge::kMaxChannels) +
+                                    " channels, got " + std::to_string(std::max(n_in, n_out)));
     auto r = to_routes(routes);
     for (const auto& rt : r)
         if (rt.input >= n_in || rt.output >= n_out || rt.ir >= static_cast<std::size_t>(irs.shape(0)))

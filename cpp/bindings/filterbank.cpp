@@ -9,6 +9,18 @@ using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
+// Frames start every `hop` samples; past the signal and its frame length they only add zeros,
+// so more frames than that is a caller's error (an absurd count would loop or allocate for
+// ever with the GIL released).
+void check_frames(const char* what, std::size_t frames, std::size_t n, std::size_t frame_len, std::size_t hop) {
+    if (hop == 0) throw std::invalid_argument(std::string(what) + ": hop must be >= 1");
+    const std::size_t most = (n + 2 * frame_len) / hop + 2;
+    if (frames > most)
+        throw std::invalid_argument(std::string(what) + ": " + std::to_string(frames) + " frames of hop " +
+                                    std::to_string(hop) + " reach far past the " + std::to_string(n) +
+                                    "-sample signal (at most " + std::to_string(most) + ")");
+}
+
 // x: float32 (channels, samples) -> float64 (channels, n_fft/2 + 1): sum over `frames` frames
 // (start t*hop, zero-padded past the end) of |rfft(window * frame)|^2
 F64Array power_sum(const py::handle& x, const F32Array& window, std::size_t hop, std::size_t frames,
@@ -19,7 +31,7 @@ F64Array power_sum(const py::handle& x, const F32Array& window, std::size_t hop,
     if (!irforge::fft::is_supported_size(n_fft))
         throw std::invalid_argument("power_sum: window length must be a power of two from 16 to 2^22, got " +
                                     std::to_string(n_fft));
-    if (hop == 0) throw std::invalid_argument("power_sum: hop must be >= 1");
+    check_frames("power_sum", frames, n, n_fft, hop);
     F64Array out({ch, n_fft / 2 + 1});
     double* dst = out.mutable_data();
     std::fill(dst, dst + ch * (n_fft / 2 + 1), 0.0);
@@ -46,6 +58,7 @@ F64Array wola_circular(const F32Array& x, const F64Array& window, const F32Array
                        std::size_t frames, unsigned threads) {
     if (x.ndim() != 1) throw std::invalid_argument("wola_circular: x must be 1-D");
     const std::size_t N = wola_length("wola_circular", window, g), n = x.shape(0);
+    check_frames("wola_circular", frames, n, N, hop);
     F64Array out(n);
     const float* xp = x.data();
     const double* wp = window.data();
@@ -115,6 +128,7 @@ F32Array wola_spectra(const F32Array& x, const F64Array& window, std::size_t hop
                       unsigned threads) {
     if (x.ndim() != 1 || window.ndim() != 1) throw std::invalid_argument("wola_spectra: x and window must be 1-D");
     const std::size_t N = window.shape(0), n = x.shape(0);
+    check_frames("wola_spectra", frames, n, N, hop);
     const std::size_t m = irforge::filterbank::wola_fft_size(N);
     F32Array out({frames, m});
     const float* xp = x.data();
@@ -137,6 +151,10 @@ F64Array wola_apply(const F32Array& spectra, std::size_t n_samples, const F64Arr
         throw std::invalid_argument("wola_apply: spectra rows must have " + std::to_string(m) + " values for N = " +
                                     std::to_string(N));
     const std::size_t frames = spectra.shape(0);
+    if (hop == 0) throw std::invalid_argument("wola_apply: hop must be >= 1");
+    if (n_samples > 2 * N && (n_samples - 2 * N + hop - 1) / hop > frames)
+        throw std::invalid_argument("wola_apply: n_samples " + std::to_string(n_samples) + " is longer than " +
+                                    std::to_string(frames) + " frames of hop " + std::to_string(hop) + " cover");
     F64Array out(n_samples);
     const float* sp = spectra.data();
     const double* wp = window.data();

@@ -91,6 +91,9 @@ ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
                                      std::size_t max_partition)
     : n_in_(n_in), n_out_(n_out), ir_len_(0), head_(0), routes_(routes) {
     if (n_in == 0 || n_out == 0) throw std::invalid_argument("ConvolutionEngine: no channels");
+    if (n_in > kMaxChannels || n_out > kMaxChannels)
+        throw std::invalid_argument("ConvolutionEngine: at most " + std::to_string(kMaxChannels) +
+                                    " channels, got " + std::to_string(std::max(n_in, n_out)));
     if (irs.empty()) throw std::invalid_argument("ConvolutionEngine: no impulse response");
     if (routes.empty()) throw std::invalid_argument("ConvolutionEngine: no routes");
     if (block_size == 0) throw std::invalid_argument("ConvolutionEngine: block_size must be >= 1");
@@ -241,6 +244,8 @@ void ConvolutionEngine::process_chunk(const float* const* in, float* const* out,
 // ---------------------------------------------------------------------------------------
 
 std::size_t offline_block_size(std::size_t ir_len, std::size_t n) {
+    if (ir_len == 0 || ir_len > kMaxIrLength || n > kMaxIrLength)
+        throw std::invalid_argument("offline_block_size: lengths must be 1 to 2^32 samples");
     std::size_t best = 1024;
     double best_cost = -1.0;
     const std::size_t total = n + ir_len;
@@ -261,6 +266,8 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
                       const std::vector<IrView>& irs, const std::vector<Route>& routes,
                       float* const* out, unsigned threads, std::size_t out_len) {
     if (irs.empty() || irs[0].length == 0) throw std::invalid_argument("convolve: empty impulse response");
+    if (n_in > kMaxChannels || n_out > kMaxChannels)
+        throw std::invalid_argument("convolve: at most " + std::to_string(kMaxChannels) + " channels");
     const std::size_t m = irs[0].length;
     for (const IrView& v : irs)
         if (v.length != m || v.data == nullptr) throw std::invalid_argument("convolve: impulse responses differ in length");

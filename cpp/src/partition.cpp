@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace irforge {
 
@@ -26,6 +27,9 @@ bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
 std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size) {
     if (ir_len == 0) throw std::invalid_argument("plan_partitions: empty impulse response");
+    if (ir_len > kMaxIrLength)
+        throw std::invalid_argument("plan_partitions: impulse response of " + std::to_string(ir_len) +
+                                    " samples is longer than the limit of 2^32");
     if (!is_pow2(head_size) || !is_pow2(max_size) || head_size > max_size)
         throw std::invalid_argument("plan_partitions: head_size and max_size must be powers of two, head <= max");
 

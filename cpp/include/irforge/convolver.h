@@ -23,6 +23,10 @@
 
 namespace irforge {
 
+// Most input or output channels an engine or an offline convolution takes (third-order
+// ambisonics has 16; true stereo 2).
+constexpr std::size_t kMaxChannels = 256;
+
 struct Route {
     std::size_t input;
     std::size_t output;

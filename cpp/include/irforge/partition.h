@@ -13,6 +13,10 @@
 
 namespace irforge {
 
+// The longest IR the partitioner plans for: 2^32 samples (about 25 hours at 48 kHz). Longer
+// lengths are refused (std::invalid_argument) before anything is allocated.
+constexpr std::size_t kMaxIrLength = std::size_t(1) << 32;
+
 struct Stage {
     std::size_t size;    // partition (block) size in samples; FFT size is 2 * size
     std::size_t offset;  // first IR sample this stage covers (0 for the head)
