@@ -84,3 +84,16 @@ def test_convolver_decay_into_denormals():
     ref = (1e-30 * h.astype(np.float64))
     big = ref > 1e-36
     assert np.allclose(y[: h.size][big], ref[big], rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+def test_core_refuses_non_finite_and_out_of_range_samples(bad):
+    # NaN/Inf spread through every FFT; float64 beyond float32's range became Inf in the cast
+    x = np.zeros((1, 64))
+    x[0, 5] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        with np.errstate(over="ignore"):
+            _core.rfft(x)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        with np.errstate(over="ignore"):
+            _core.convolve(x, np.ones((1, 8), np.float32), [(0, 0, 0)], 1)

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -21,6 +22,14 @@ inline F32Array as_2d(const py::handle& h, const char* what) {
     F32Array f = F32Array::ensure(a);
     if (!f) throw std::invalid_argument(std::string(what) + ": cannot convert to float32");
     if (f.ndim() != 2) throw std::invalid_argument(std::string(what) + " must be 2-D (channels, samples)");
+    // NaN/Inf, and float64 values beyond float32's range (the cast made them Inf), would
+    // spread through every FFT and partition silently
+    const float* p = f.data();
+    const std::size_t n = static_cast<std::size_t>(f.size());
+    bool finite = true;
+    for (std::size_t i = 0; i < n; ++i) finite &= std::isfinite(p[i]);
+    if (!finite)
+        throw std::invalid_argument(std::string(what) + " holds NaN or Inf (or float64 values beyond float32's range)");
     return f;
 }
 
