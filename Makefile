@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
 BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
-.PHONY: demo test test-cpp test-py bench asan fuzz clean
+.PHONY: demo test test-cpp test-py bench asan fuzz stubs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test-cpp: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_convolution.py
+
+# Regenerate the extension's type stubs (python/irforge/_core/*.pyi) after a binding changes;
+# tests/test_stubs.py fails while they are stale
+stubs: $(STAMP)
+	rm -rf build/stubs && $(PY) -m pybind11_stubgen irforge._core -o build/stubs
+	cp build/stubs/irforge/_core/*.pyi python/irforge/_core/
 
 # A long fuzz run of the C++ bindings (the test suite runs a short one); FUZZ_CALLS, FUZZ_SEED
 fuzz: $(STAMP)

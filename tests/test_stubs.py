@@ -1,0 +1,32 @@
+"""The type stubs of the C++ extension are generated (pybind11-stubgen) and checked (stubtest).
+
+A binding that changes without `make stubs` fails here, naming the command that fixes it.
+"""
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STUBS = Path(__file__).resolve().parents[1] / "python" / "irforge" / "_core"
+ALLOWLIST = Path(__file__).resolve().parent / "stubtest_allowlist.txt"
+
+pytest.importorskip("pybind11_stubgen", reason="pybind11-stubgen is in the test extra")
+pytest.importorskip("mypy", reason="mypy is in the test extra")
+
+
+def test_committed_stubs_match_the_extension(tmp_path):
+    subprocess.run([sys.executable, "-m", "pybind11_stubgen", "irforge._core", "-o", str(tmp_path)],
+                   check=True, capture_output=True, text=True)
+    fresh = tmp_path / "irforge" / "_core"
+    names = sorted(p.name for p in fresh.glob("*.pyi"))
+    assert names == sorted(p.name for p in STUBS.glob("*.pyi")), "run `make stubs`"
+    _, mismatch, errors = filecmp.cmpfiles(fresh, STUBS, names, shallow=False)
+    assert not mismatch and not errors, f"stale stubs {mismatch + errors}: run `make stubs`"
+
+
+def test_stubtest_is_clean():
+    r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "irforge._core", "--allowlist", str(ALLOWLIST)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
