@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
 BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
-.PHONY: demo test test-cpp test-py bench asan fuzz stubs clean
+.PHONY: demo test test-cpp test-py test-generic bench asan fuzz stubs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: test-cpp test-py
 
 test-py: $(STAMP)
 	$(PY) -m pytest -q
+
+# The Python suite once more with the generic (non-AVX2) kernels forced, as on an old CPU
+test-generic: $(STAMP)
+	IRFORGE_ISA=generic $(PY) -m pytest -q
 
 # C++ tests of the core against naive references (no Python involved)
 test-cpp: $(STAMP)

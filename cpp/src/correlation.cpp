@@ -1,6 +1,7 @@
 // Exact cross-correlation at a window of lags (see irforge/correlation.h).
 #include "irforge/correlation.h"
 
+#include "irforge/cpu.h"
 #include "irforge/fft.h"
 #include "irforge/parallel.h"
 
@@ -99,10 +100,7 @@ __attribute__((target("avx2,fma"))) void accumulate_avx2(const T* y, const T* x,
         }
     }
 }
-bool use_avx2() {
-    static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
-    return ok;
-}
+bool use_avx2() { return cpu::avx2_fma(); }
 #endif
 
 template <class T>

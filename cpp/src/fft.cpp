@@ -1,5 +1,6 @@
 // fft.cpp - plans (twiddle tables, cached per size), run-time kernel dispatch, RealFFT and the
 // aligned buffers. The transforms themselves are in fft_kernels.inc.
+#include "irforge/cpu.h"
 #include "irforge/fft.h"
 
 #include <atomic>
@@ -143,18 +144,9 @@ std::shared_ptr<const Plan> get_plan(std::size_t n) {
 
 // ---- run-time dispatch ---------------------------------------------------------------------
 
-bool cpu_has_avx2() {
-#if defined(IRFORGE_HAVE_AVX2_KERNELS) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
-}
-
 const Kernels* best_kernels() {
 #if defined(IRFORGE_HAVE_AVX2_KERNELS)
-    if (cpu_has_avx2()) return &kern_avx2::kKernels;
+    if (cpu::avx2_fma()) return &kern_avx2::kKernels;
 #endif
     return &kern_generic::kKernels;
 }
@@ -186,7 +178,7 @@ bool set_isa(const char* name) {
         return true;
     }
 #if defined(IRFORGE_HAVE_AVX2_KERNELS)
-    if (s == "avx2" && cpu_has_avx2()) {
+    if (s == "avx2" && cpu::avx2_fma()) {
         g_kernels.store(&kern_avx2::kKernels, std::memory_order_relaxed);
         return true;
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "irforge/denormals.h"
+#include "irforge/cpu.h"
 #include "irforge/fft.h"
 #include "irforge/parallel.h"
 
@@ -242,7 +243,7 @@ void fir_decimate(const float* x, std::size_t n_samples, const float* taps, std:
     if (n_out == 0) return;
     const unsigned workers = n_out < 4096 ? 1u : worker_count(threads, 2);
 #if defined(IRFORGE_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__))
-    static const bool avx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    const bool avx2 = cpu::avx2_fma();
 #else
     constexpr bool avx2 = false;
 #endif
