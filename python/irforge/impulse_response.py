@@ -684,6 +684,26 @@ def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth:
     return p
 
 
+def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
+    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
+    tmp = temp_beside(p)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
 def ir_input(ir, sample_rate, *, name: str = "impulse response") -> tuple[np.ndarray, float, dict]:
     """``(data (channels, samples), sample_rate, metadata)`` of an ImpulseResponse or an array.
 
