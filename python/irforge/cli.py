@@ -23,8 +23,8 @@ _CLI_WORDS = [
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\blayout='([\w-]+)'"), r"--layout \1"),
     (re.compile(r"\bbit_depth=(\d+)"), r"--bit-depth \1"),
-    (re.compile(r"\(?ir\.to_mono\(channel=(\d+)\)\)?"), r"--channel \1"),
-    (re.compile(r"\(?ir\.to_mono\(\)( for the mean)?\)?"), "--mono"),
+    (re.compile(r"ir\.to_mono\(channel=(\d+)\)"), r"--channel \1"),
+    (re.compile(r"ir\.to_mono\(\)"), "--mono"),
     (re.compile(r"`(irforge [^`]*)`"), r"\1"),
 ]
 # export: preset settings are --set KEY=VALUE on the command line
