@@ -249,7 +249,12 @@ def _cmd_measure(args) -> int:
         if sr_s != sr_x:
             raise ValueError(f"the sine recording is at {sr_s:g} Hz, the excitation at {sr_x:g} Hz")
         excitation = _sweep_from(desc)
-        recording = (recording, sine[0] if sine.shape[0] == 1 else sine)
+        sine = sine[0] if sine.shape[0] == 1 else sine
+        # the files start with pre_silence_samples of silence: skip them in both recordings but
+        # 50 ms (kept for a recording that started a little late), as a Playback's layout is used
+        skip = max(0, int(desc.get("pre_silence_samples", 0)) - int(round(0.05 * sr_x)))
+        skip = min(skip, recording.shape[-1] // 2, sine.shape[-1] // 2)
+        recording = (recording[..., skip:], sine[..., skip:])
     elif args.recording_sine is not None:
         raise ValueError("--recording-sine is for the complex pair of `irforge sweep --kind complex`")
     elif desc is not None:
