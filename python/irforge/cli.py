@@ -35,6 +35,8 @@ _SET_WORDS = re.compile(r"\b(normalize|on_clip|split_true_stereo|sample_rate|len
 def _cli_message(text, verb: str) -> str:
     """One line, in the command line's words."""
     msg = " ".join(str(text).split())
+    if msg.startswith(f"{verb}: "):          # the API's own "convolve: ..." prefix
+        msg = msg[len(verb) + 2:]
     for pattern, repl in _CLI_WORDS:
         msg = pattern.sub(repl, msg)
     if verb == "export":

@@ -44,7 +44,9 @@ class ImpulseResponse:
     data : np.ndarray [shape=(channels, samples) or (samples,), dtype float32 or float64]
         The IR. Channel layouts understood by :func:`irforge.convolve` and
         :class:`irforge.Convolver`: 1 channel (applied to every audio channel), 2 channels
-        (left/right) and 4 channels (true stereo in the order L->L, L->R, R->L, R->R).
+        (left/right) and 4 channels (true stereo in the order L->L, L->R, R->L, R->R; a
+        first-order ambisonic B-format IR needs ``layout="bformat"`` there, see
+        :mod:`irforge._layout`).
     sample_rate : int or float
         Sample rate of ``data`` in Hz. A whole number (48000 or 48000.0) is stored as an
         ``int``, so ``np.zeros(ir.sample_rate)`` is one second; a non-integral rate stays a float.
