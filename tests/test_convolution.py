@@ -252,3 +252,55 @@ def test_long_ir_60_s():
     for k, a in zip([0, 100, 2000], [1.0, -0.5, 0.25]):
         ref[k:k + m] += a * h
     assert max_rel_err(y, ref) <= TOL
+
+
+# ---- silent misuse (issue 10, section 7) ------------------------------------------------
+def _real_cab():
+    from conftest import data_file
+
+    return irforge.ImpulseResponse.load(data_file("cab_ir/adventurekid_Modern_UK_001.wav"))
+
+
+def _real_di(seconds=2.0):
+    import soundfile as sf
+
+    from conftest import data_file
+
+    x, sr = sf.read(data_file("dry/guitarDI_gulmini_input_001.wav"), dtype="float32")
+    return x[:int(seconds * sr)], sr
+
+
+def test_hot_cab_convolution_warns_with_peak_and_fix():
+    import warnings
+
+    cab = _real_cab()
+    x, sr = _real_di()
+    with pytest.warns(irforge.ClippingWarning, match=r"peaks at .*dBFS.*--normalize") as rec:
+        y = irforge.convolve(x, cab, sample_rate=sr)
+    n = int(np.count_nonzero(np.abs(y) > 1))
+    assert n > 1000 and f"{n} of {y.size}" in str(rec[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        irforge.convolve(x * (0.9 / np.abs(y).max()), cab, sample_rate=sr)   # below full scale
+
+
+def test_silent_ir_is_refused():
+    x, sr = _real_di(0.1)
+    for h in (np.zeros(512, np.float32), np.zeros((4, 8000), np.float32)):
+        with pytest.raises(irforge.ParameterError, match="silent"):
+            irforge.convolve(x, h)
+        with pytest.raises(irforge.ParameterError, match="silent"):
+            irforge.Convolver(h, sample_rate=sr)
+
+
+def test_tail_samples_follow_the_stream_rate():
+    cab = _real_cab()                                   # 9671 samples at 44.1 kHz
+    fx = irforge.Convolver(cab, sample_rate=44100)
+    assert fx.tail_samples == cab.n_samples - 1
+    x = np.zeros((2, 256), np.float32)
+    fx.process(x, 48000)
+    assert fx.tail_samples == cab.resample(48000).n_samples - 1 > 10500
+    y = fx.process(np.r_[1.0, np.zeros(20000)].astype(np.float32), 48000)
+    env = np.abs(y).max(axis=0)
+    nz = np.flatnonzero(env > 1e-5 * env.max())     # above the FFT round-off of the engine
+    assert fx.tail_samples - 50 <= nz[-1] <= fx.tail_samples

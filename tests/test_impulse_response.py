@@ -68,3 +68,39 @@ def test_load_real_files():
     assert ir.n_channels == 4 and ir.sample_rate == 96000
     cab = irforge.ImpulseResponse.load(data_file("cab_ir/adventurekid_80s_US_001.wav"))
     assert cab.n_channels == 2 and cab.sample_rate == 44100
+
+
+def test_integral_sample_rate_is_an_int():
+    ir = irforge.ImpulseResponse(np.ones(4), sample_rate=48000.0)
+    assert type(ir.sample_rate) is int and ir.sample_rate == 48000
+    assert np.zeros(ir.sample_rate).shape == (48000,)
+    assert type(irforge.ImpulseResponse(np.ones(4), sample_rate=np.float32(44100)).sample_rate) is int
+    odd = irforge.ImpulseResponse(np.ones(4), sample_rate=44099.5)
+    assert type(odd.sample_rate) is float and odd.sample_rate == 44099.5
+    assert type(ir.resample(44100.0).sample_rate) is int
+    assert type(ir.trim(end=False).sample_rate) is int
+
+
+def test_loaded_real_ir_rate_is_int_and_works_everywhere(tmp_path):
+    from conftest import data_file
+
+    ir = irforge.ImpulseResponse.load(data_file("room_ir/spatialaudio_rir_clap_seminar_room.wav"))
+    assert type(ir.sample_rate) is int and ir.sample_rate == 44100
+    report = irforge.analyze(ir)
+    assert np.isfinite(report.broadband.edt_s).all()
+    y = irforge.convolve(np.zeros(ir.sample_rate, np.float32), ir, sample_rate=44100.0)
+    assert y.shape[-1] == ir.sample_rate + ir.n_samples - 1
+    [p] = ir.export(tmp_path / "r.wav", preset="reverb-stereo")
+    assert irforge.ImpulseResponse.load(p).sample_rate == 48000
+
+
+def test_fixed_point_save_of_a_hot_ir_warns(tmp_path):
+    import warnings
+
+    ir = irforge.ImpulseResponse(np.array([2.0, -1.5, 0.5, 0.25]), sample_rate=48000)
+    with pytest.warns(irforge.ClippingWarning, match=r"2 of 4 samples.*normali"):
+        ir.save(tmp_path / "hot.wav", bit_depth=24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ir.save(tmp_path / "hot32.wav", bit_depth=32)     # float keeps them
+        ir.normalize(target_db=-1).save(tmp_path / "ok.wav", bit_depth=16)

@@ -23,7 +23,7 @@ _LAZY = {
     "measure_ir": ("irforge.measure", "measure_ir"),
     "capture": ("irforge._capture", "capture"),
     "NonlinearityWarning": ("irforge._capture", "NonlinearityWarning"),
-    "ClippingWarning": ("irforge.measure", "ClippingWarning"),
+    "ClippingWarning": ("irforge._errors", "ClippingWarning"),
     "export": ("irforge.export", None),
     "presets": ("irforge.export", "list_presets"),
     "analyze": ("irforge.analysis", "analyze"),

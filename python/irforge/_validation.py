@@ -61,6 +61,13 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> float:
     return sr
 
 
+def integral_rate(sample_rate, name: str = "sample_rate") -> int | float:
+    """A validated sample rate in Hz: an ``int`` when it is a whole number (48000.0 -> 48000),
+    else the float (a non-integral rate such as 44099.5 stays as it is)."""
+    sr = check_sample_rate(sample_rate, name)
+    return int(sr) if sr.is_integer() else sr
+
+
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")

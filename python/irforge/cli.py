@@ -1,14 +1,95 @@
-"""The ``irforge`` command line: ``irforge <verb> ...``."""
+"""The ``irforge`` command line: ``irforge <verb> ...``.
+
+Every verb exits 0 on success and 2 with one line ``irforge <verb>: error: ...`` on stderr
+when the input is wrong (a missing or empty file, a bad option, an estimator that refuses the
+recording); an unexpected failure exits 1 the same way. Warnings are one line each,
+``irforge <verb>: warning: ...``. Messages name the command-line options (``--overwrite``,
+``--mono``, ``--layout``), not the Python keywords they map to. ``--help`` shows every default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+# API wording -> command-line wording in messages (errors and warnings)
+_CLI_WORDS = [
+    (re.compile(r"pass overwrite=True to replace it"), "use --overwrite to replace it"),
+    (re.compile(r"\boverwrite=True\b"), "--overwrite"),
+    (re.compile(r"\blayout='([\w-]+)'"), r"--layout \1"),
+    (re.compile(r"\bbit_depth=(\d+)"), r"--bit-depth \1"),
+    (re.compile(r"ir\.to_mono\(channel=(\d+)\)"), r"--channel \1"),
+    (re.compile(r"ir\.to_mono\(\)"), "--mono"),
+    (re.compile(r"`(irforge [^`]*)`"), r"\1"),
+]
+# export: preset settings are --set KEY=VALUE on the command line
+_SET_WORDS = re.compile(r"\b(normalize|on_clip|split_true_stereo|sample_rate|length_samples|"
+                        r"channels)=('?)([\w.+-]+)\2")
 
+
+def _cli_message(text, verb: str) -> str:
+    """One line, in the command line's words."""
+    msg = " ".join(str(text).split())
+    if msg.startswith(f"{verb}: "):          # the API's own "convolve: ..." prefix
+        msg = msg[len(verb) + 2:]
+    for pattern, repl in _CLI_WORDS:
+        msg = pattern.sub(repl, msg)
+    if verb == "export":
+        msg = _SET_WORDS.sub(r"--set \1=\3", msg)
+    return msg
+
+
+def _read_audio(path, what: str = "input"):
+    """``(audio (channels, samples) float32, sample rate)`` of a file, or a clear error:
+    FileNotFoundError naming the path; ParameterError for an unreadable or empty file."""
+    import soundfile as sf
+
+    from ._errors import ParameterError
+    from ._validation import integral_rate
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} file not found: {str(p)!r}")
+    if p.is_dir():
+        raise ParameterError(f"{what} path is a directory, not a file: {str(p)!r}")
+    try:
+        audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise ParameterError(f"cannot read {what} file {str(p)!r}: {exc}") from None
+    if audio.shape[0] == 0:
+        raise ParameterError(f"{what} file {str(p)!r} holds no samples (0 s): nothing to process")
+    return np.ascontiguousarray(audio.T), integral_rate(sr)
+
+
+def _load_ir(path, *, mono: bool = False, channel: int | None = None):
+    """The IR file, reduced to one channel on request (--mono averages, --channel N picks)."""
+    from .impulse_response import ImpulseResponse
+
+    ir = ImpulseResponse.load(path)
+    if channel is not None:
+        return ir.to_mono(channel=channel)
+    return ir.to_mono() if mono else ir
+
+
+def _add_ir_channels(parser, what: str) -> None:
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--mono", action="store_true", help=f"average the IR's channels first ({what})")
+    g.add_argument("--channel", type=int, default=None, metavar="N",
+                   help="use only this channel of the IR (B-format: 0 = W, the omni)")
+
+
+_LAYOUTS = ["auto", "true-stereo", "bformat", "ambix"]
+_LAYOUT_HELP = ("what a 4-channel IR's channels are: 'auto' refuses one that looks like "
+                "ambisonic B-format; 'bformat' (FuMa W,X,Y,Z) and 'ambix' (W,Y,Z,X) decode it to "
+                "stereo with two virtual cardioids at +/-45 degrees; 'true-stereo' = LL,LR,RL,RR")
+
+
+# -- verbs ----------------------------------------------------------------------------------
 def _cmd_demo(args) -> int:
     from . import demo
 
@@ -17,23 +98,32 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_convolve(args) -> int:
-    import soundfile as sf
-
+    from ._errors import ClippingWarning
     from .convolution import convolve
-    from .impulse_response import ImpulseResponse, write_audio_atomic
+    from .impulse_response import write_audio_atomic
 
-    ir = ImpulseResponse.load(args.ir)
-    try:
-        audio, sr = sf.read(args.input, dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise SystemExit(f"irforge convolve: cannot read {args.input!r}: {exc}")
-    y = convolve(audio.T, ir, sample_rate=sr, mode=args.mode)
-    y = np.atleast_2d(y)
-    if args.normalize:
-        peak = float(np.abs(y).max())
-        if peak > 0:
-            y = y * (10 ** (args.normalize / 20) / peak)
-    write_audio_atomic(args.output, y, sr, bit_depth=args.bit_depth, overwrite=args.overwrite)
+    ir = _load_ir(args.ir, mono=args.mono, channel=args.channel)
+    audio, sr = _read_audio(args.input)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippingWarning)   # said below, in the CLI's words
+        y = np.atleast_2d(convolve(audio, ir, sample_rate=sr, mode=args.mode, layout=args.layout))
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if args.normalize is not None:
+        if peak == 0:
+            raise ValueError("the output is silent: there is nothing to normalise")
+        y = y * (10 ** (args.normalize / 20) / peak)
+    elif peak > 1.0 and args.bit_depth != 32:
+        n = int(np.count_nonzero(np.abs(y) > 1.0))
+        warnings.warn(f"the output peaks at {20 * np.log10(peak):+.1f} dBFS: {n} of {y.size} samples "
+                      f"clip in the {args.bit_depth}-bit file; use --normalize -1 (peak at -1 dBFS) "
+                      f"or --bit-depth 32 (float keeps them)", ClippingWarning, stacklevel=2)
+    elif peak > 1.0:
+        warnings.warn(f"the output peaks at {20 * np.log10(peak):+.1f} dBFS (kept in the float "
+                      f"file, but players and DAWs clip it); use --normalize -1 to fit full scale",
+                      ClippingWarning, stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippingWarning)   # said above
+        write_audio_atomic(args.output, y, sr, bit_depth=args.bit_depth, overwrite=args.overwrite)
     print(f"wrote {args.output}: {y.shape[0]} ch, {y.shape[1] / sr:.2f} s at {sr} Hz")
     return 0
 
@@ -46,76 +136,135 @@ def _sidecar(path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _make_sweep(kind, f_start_hz, f_end_hz, duration_s, sample_rate, amplitude):
+def _make_sweep(kind, f_start_hz, f_end_hz, duration_s, sample_rate, amplitude, *, order=None,
+                periods=None):
     """The sweep `irforge sweep` writes, also rebuilt from its JSON description."""
     from . import sweeps
 
+    if kind == "complex":
+        return sweeps.complex_pair(duration_s, sample_rate=sample_rate, amplitude=amplitude)
+    if kind == "mls":
+        return sweeps.mls(order, sample_rate=sample_rate, amplitude=amplitude, periods=periods)
     make = sweeps.exponential if kind == "exponential" else sweeps.linear
     return make(f_start_hz, f_end_hz, duration_s, sample_rate=sample_rate, amplitude=amplitude)
 
 
-def _cmd_sweep(args) -> int:
+def _write_json(path, desc: dict, overwrite: bool) -> Path:
     import json
-    import os
 
+    from .impulse_response import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(desc, indent=2), overwrite=overwrite)
+
+
+def _complex_files(output) -> tuple[Path, Path]:
+    p = Path(output)
+    return p.with_name(f"{p.stem}_cos{p.suffix}"), p.with_name(f"{p.stem}_sin{p.suffix}")
+
+
+def _cmd_sweep(args) -> int:
     from . import sweeps
+    from .impulse_response import _check_destination, write_audio_atomic
 
-    sw = _make_sweep(args.kind, args.f_start, args.f_end, args.duration, args.sample_rate, args.amplitude)
+    extra = {"order": args.order, "periods": args.periods} if args.kind == "mls" else {}
+    sw = _make_sweep(args.kind, args.f_start, args.f_end, args.duration, args.sample_rate,
+                     args.amplitude, **extra)
+    desc = {k: getattr(sw, k) for k in _SWEEP_KEYS} | extra | {"irforge_playback": 1}
+    if args.kind == "complex":
+        # two files, played one after the other and recorded separately: [silence][chirp][gap]
+        pre, gap = int(round(0.5 * sw.sample_rate)), int(round(args.gap * sw.sample_rate))
+        files = _complex_files(args.output)
+        for f in files:          # every destination is checked before anything is written
+            _check_destination(f, 32, args.overwrite)
+            if _sidecar(f).exists() and not args.overwrite:
+                raise FileExistsError(f"{_sidecar(f)} exists (use --overwrite)")
+        for f, part, x in zip(files, ("cos", "sin"), (sw.signal, sw.signal_sine)):
+            write_audio_atomic(f, np.concatenate([np.zeros(pre), x, np.zeros(gap)])[None, :],
+                               sw.sample_rate, overwrite=args.overwrite)
+            _write_json(_sidecar(f), desc | {"part": part, "pre_silence_samples": pre,
+                                             "gap_samples": gap}, True)
+        print(f"wrote {files[0]} and {files[1]} (+ .json; {len(sw.signal) / sw.sample_rate:.1f} s "
+              f"chirps): play and record each, then: irforge measure {files[0]} REC_COS.wav "
+              f"IR.wav --recording-sine REC_SIN.wav")
+        return 0
     layout = dict(repeats=args.repeats, pre_silence_s=0.5, gap_s=args.gap, post_silence_s=args.gap,
                   marker=not args.no_marker)
     side = _sidecar(args.output)
     if side.exists() and not args.overwrite:
         raise FileExistsError(f"{side} exists (use --overwrite)")
     pb = sweeps.write_playback(args.output, sw, overwrite=args.overwrite, **layout)
-    desc = {k: getattr(sw, k) for k in _SWEEP_KEYS} | layout | {"irforge_playback": 1}
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps(desc, indent=2))
-    os.replace(tmp, side)
-    print(f"wrote {pb.path} ({len(pb.signal) / sw.sample_rate:.1f} s, {args.repeats} x {args.kind} sweep) "
+    _write_json(side, desc | layout, True)
+    what = f"MLS (order {args.order}, {args.periods} periods)" if args.kind == "mls" else \
+        f"{args.kind} sweep"
+    print(f"wrote {pb.path} ({len(pb.signal) / sw.sample_rate:.1f} s, {args.repeats} x {what}) "
           f"and {side}; play it, record it, then: irforge measure {pb.path} RECORDING.wav IR.wav")
     return 0
 
 
-def _playback_from_sidecar(path, data, sr):
-    """Rebuild the Playback that `irforge sweep` wrote (checked against the file's samples)."""
+def _description(path) -> dict | None:
+    """The JSON that `irforge sweep` wrote beside ``path``, or None."""
     import json
 
+    side = _sidecar(path)
+    if not side.exists():
+        return None
+    desc = json.loads(side.read_text())
+    if desc.get("irforge_playback") != 1:
+        raise ValueError(f"{side} is not an irforge playback description")
+    return desc
+
+
+def _sweep_from(desc: dict):
+    extra = {k: desc[k] for k in ("order", "periods") if k in desc}
+    return _make_sweep(*(desc[k] for k in _SWEEP_KEYS), **extra)
+
+
+def _playback_from_sidecar(path, desc, data, sr):
+    """Rebuild the Playback that `irforge sweep` wrote (checked against the file's samples)."""
     from . import sweeps
 
-    desc = json.loads(_sidecar(path).read_text())
-    if desc.get("irforge_playback") != 1:
-        raise ValueError(f"{_sidecar(path)} is not an irforge playback description")
-    sw = _make_sweep(*(desc[k] for k in _SWEEP_KEYS))
+    sw = _sweep_from(desc)
     pb = sweeps.write_playback(None, sw, **{k: desc[k] for k in _LAYOUT_KEYS})
     if sr != sw.sample_rate or len(pb.signal) != len(data) or np.max(np.abs(pb.signal - data)) > 1e-4:
         raise ValueError(f"{path} does not match its description {_sidecar(path)} (edited or resampled?)")
     return pb
 
 
-def _read_audio(path, verb):
-    import soundfile as sf
-
-    try:
-        audio, sr = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise ValueError(f"cannot read {str(path)!r}: {exc}") from None
-    return audio.T, float(sr)
-
-
 def _cmd_measure(args) -> int:
     from .measure import measure_ir
 
-    exc, sr_x = _read_audio(args.excitation, "measure")
-    rec, sr_y = _read_audio(args.recording, "measure")
+    exc, sr_x = _read_audio(args.excitation, "excitation")
+    rec, sr_y = _read_audio(args.recording, "recording")
     if sr_x != sr_y:
         raise ValueError(f"the excitation is at {sr_x:g} Hz and the recording at {sr_y:g} Hz; "
                          "record at the playback rate")
-    if _sidecar(args.excitation).exists():
-        excitation = _playback_from_sidecar(args.excitation, exc[0].astype(np.float64), sr_x)
+    desc = _description(args.excitation)
+    recording = rec[0] if rec.shape[0] == 1 else rec
+    if desc is not None and desc["kind"] == "complex":
+        if desc.get("part") != "cos":
+            raise ValueError(f"{args.excitation} is the sine half of a complex pair: pass the "
+                             f"cosine file (*_cos) as EXCITATION and its recording as RECORDING")
+        if args.recording_sine is None:
+            raise ValueError(f"{args.excitation} is the cosine half of a complex sweep pair: give "
+                             f"the recording of the sine file with --recording-sine")
+        sine, sr_s = _read_audio(args.recording_sine, "sine recording")
+        if sr_s != sr_x:
+            raise ValueError(f"the sine recording is at {sr_s:g} Hz, the excitation at {sr_x:g} Hz")
+        excitation = _sweep_from(desc)
+        sine = sine[0] if sine.shape[0] == 1 else sine
+        # the files start with pre_silence_samples of silence: skip them in both recordings but
+        # 50 ms (kept for a recording that started a little late), as a Playback's layout is used
+        skip = max(0, int(desc.get("pre_silence_samples", 0)) - int(round(0.05 * sr_x)))
+        skip = min(skip, recording.shape[-1] // 2, sine.shape[-1] // 2)
+        recording = (recording[..., skip:], sine[..., skip:])
+    elif args.recording_sine is not None:
+        raise ValueError("--recording-sine is for the complex pair of `irforge sweep --kind complex`")
+    elif desc is not None:
+        excitation = _playback_from_sidecar(args.excitation, desc, exc[0].astype(np.float64), sr_x)
     else:
         excitation = exc[0]
-    ir = measure_ir(excitation, rec[0] if rec.shape[0] == 1 else rec, sample_rate=sr_x,
-                    ir_length_s=args.length)
+    ir = measure_ir(excitation, recording, sample_rate=sr_x, ir_length_s=args.length,
+                    method=args.method)
     if args.trim:
         ir = ir.trim()
     path = ir.save(args.output, overwrite=args.overwrite)
@@ -125,54 +274,74 @@ def _cmd_measure(args) -> int:
 
 def _cmd_analyze(args) -> int:
     import json
-    import os
 
     from .analysis import analyze
-    from .impulse_response import ImpulseResponse
+    from .impulse_response import write_text_atomic
 
-    ir = ImpulseResponse.load(args.ir)
-    if args.channel is not None:
-        ir = ir.to_mono(channel=args.channel)
+    ir = _load_ir(args.ir, channel=args.channel)
     bands = None if args.bands == "none" else args.bands
     r = analyze(ir, bands=bands, f_min_hz=args.f_min, f_max_hz=args.f_max)
     print(r)
     if args.json:
-        out = Path(args.json)
-        if out.exists() and not args.overwrite:
-            raise FileExistsError(f"{out} exists (use --overwrite)")
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(r.to_dict(), indent=1))
-        os.replace(tmp, out)
+        out = write_text_atomic(args.json, json.dumps(r.to_dict(), indent=1), overwrite=args.overwrite)
         print(f"wrote {out}")
     return 0
 
 
 def _cmd_deconvolve(args) -> int:
+    import tempfile
+
     from .deconvolution import deconvolve_file
 
+    rec, _ = _read_audio(args.input, "recording")   # missing or empty: said before any work
+    ir = _load_ir(args.ir, mono=args.mono, channel=args.channel)
+    if ir.n_channels not in (1, rec.shape[0]):
+        raise ValueError(f"the IR has {ir.n_channels} channels and the recording {rec.shape[0]}: "
+                         f"use --mono (the mean of the IR's channels) or --channel N (one of them)")
+    del rec
     opts = {k: v for k, v in (("lam", args.lam), ("noise_db", args.noise_db)) if v is not None}
-    path = deconvolve_file(args.input, args.ir, args.output, method=args.method, overwrite=args.overwrite,
-                           bit_depth=args.bit_depth, **opts)
+    with tempfile.TemporaryDirectory(prefix="irforge-") as tmp:
+        ir_path = args.ir
+        if args.mono or args.channel is not None:
+            ir_path = ir.save(Path(tmp) / "ir.wav")    # the reduced IR, float32, same rate
+        path = deconvolve_file(args.input, ir_path, args.output, method=args.method,
+                               overwrite=args.overwrite, bit_depth=args.bit_depth, **opts)
     print(f"wrote {path} (method {args.method})")
     return 0
+
+
+def _dereverb_default_mode() -> str:
+    """irforge.dereverb()'s default mode (read from its signature: one default for both)."""
+    import inspect
+
+    from .dereverberation import dereverb
+
+    return inspect.signature(dereverb).parameters["mode"].default
 
 
 def _cmd_dereverb(args) -> int:
     from .dereverberation import dereverb
     from .impulse_response import write_audio_atomic
 
-    z, sr = _read_audio(args.input, "dereverb")
-    x, sr_x = _read_audio(args.excitation, "dereverb")
-    y, sr_y = _read_audio(args.recorded_excitation, "dereverb")
+    z, sr = _read_audio(args.input, "recording")
+    x, sr_x = _read_audio(args.excitation, "excitation")
+    y, sr_y = _read_audio(args.recorded_excitation, "recorded excitation")
     if not sr == sr_x == sr_y:
         raise ValueError(f"sample rates differ: recording {sr:g} Hz, excitation {sr_x:g} Hz, "
                          f"recorded excitation {sr_y:g} Hz")
-    opts = {} if args.mode == "reference" else {
+    improved_only = args.frame_s is not None or args.ir_length_s is not None
+    mode = args.mode
+    if mode is None:   # irforge.dereverb's default, unless an improved-only setting asks for it
+        mode = "improved" if improved_only else args.default_mode
+    if mode == "reference" and improved_only:
+        raise ValueError("--frame-s and --ir-length-s are settings of --mode improved; "
+                         "--mode reference follows the published method and takes neither")
+    opts = {} if mode == "reference" else {
         k: v for k, v in (("frame_s", args.frame_s), ("ir_length_s", args.ir_length_s)) if v is not None}
-    r = dereverb(z[0], excitation=x[0], recorded_excitation=y[0], sample_rate=sr, mode=args.mode, **opts)
+    r = dereverb(z[0], excitation=x[0], recorded_excitation=y[0], sample_rate=sr, mode=mode, **opts)
     path = write_audio_atomic(args.output, np.atleast_2d(r.audio), sr, bit_depth=args.bit_depth,
                               overwrite=args.overwrite)
-    print(f"wrote {path} (mode {args.mode}; first channel of each file used)")
+    print(f"wrote {path} (mode {mode}; first channel of each file used)")
     return 0
 
 
@@ -193,7 +362,6 @@ def _parse_setting(text: str):
 
 def _cmd_export(args) -> int:
     from .export import list_presets, load_preset
-    from .impulse_response import ImpulseResponse
 
     if args.list_presets:
         for name in list_presets():
@@ -201,111 +369,152 @@ def _cmd_export(args) -> int:
         return 0
     if not args.ir or not args.output:
         raise ValueError("irforge export needs IR and OUTPUT (or --list-presets)")
-    ir = ImpulseResponse.load(args.ir)
-    if args.channel is not None:
-        ir = ir.to_mono(channel=args.channel)
-    elif args.mono:
-        ir = ir.to_mono()
+    ir = _load_ir(args.ir, mono=args.mono, channel=args.channel)
     overrides = dict(_parse_setting(t) for t in args.set)
+    if args.layout is not None:
+        overrides["layout"] = args.layout
     for p in ir.export(args.output, preset=args.preset, overwrite=args.overwrite, **overrides):
         print(f"wrote {p}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="irforge", description="Impulse responses, fast.")
+# -- the parser -----------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    from .measure import METHODS
+
+    dereverb_mode = _dereverb_default_mode()
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog="irforge", description="Impulse responses, fast.",
+                                formatter_class=fmt)
     sub = p.add_subparsers(dest="verb", required=True)
 
-    d = sub.add_parser("demo", help="render built-in guitar through a cabinet and a room IR")
+    def verb(name, help_text):
+        return sub.add_parser(name, help=help_text, description=help_text, formatter_class=fmt)
+
+    d = verb("demo", "render built-in guitar through a cabinet and a room IR")
     d.add_argument("--out-dir", default="demo_out")
     d.set_defaults(func=_cmd_demo)
 
-    c = sub.add_parser("convolve", help="convolve an audio file with an IR file")
+    c = verb("convolve", "convolve an audio file with an IR file")
     c.add_argument("input")
     c.add_argument("ir")
     c.add_argument("output")
-    c.add_argument("--mode", choices=["full", "same"], default="full")
-    c.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
+    c.add_argument("--mode", choices=["full", "same"], default="full",
+                   help="full: keep the tail; same: the input's length")
+    c.add_argument("--layout", choices=_LAYOUTS, default="auto", help=_LAYOUT_HELP)
+    _add_ir_channels(c, "a stereo cab IR applied as mono")
+    c.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32, help="32 = float")
     c.add_argument("--normalize", type=float, default=None, metavar="PEAK_DB",
-                   help="normalise the output peak to this level in dBFS")
-    c.add_argument("--overwrite", action="store_true")
+                   help="normalise the output peak to this level in dBFS (default: unchanged; "
+                        "a warning when it clips)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
     c.set_defaults(func=_cmd_convolve)
 
-    s = sub.add_parser("sweep", help="write a sweep playback file (+ .json description) to measure an IR")
+    s = verb("sweep", "write a sweep playback file (+ .json description) to measure an IR")
     s.add_argument("output")
-    s.add_argument("--kind", choices=["exponential", "linear"], default="exponential")
-    s.add_argument("--f-start", type=float, default=20.0, metavar="HZ")
-    s.add_argument("--f-end", type=float, default=20000.0, metavar="HZ")
-    s.add_argument("--duration", type=float, default=5.0, metavar="S", help="of one sweep")
+    s.add_argument("--kind", choices=["exponential", "linear", "complex", "mls"], default="exponential",
+                   help="complex: two files OUTPUT_cos/OUTPUT_sin, recorded separately")
+    s.add_argument("--f-start", type=float, default=20.0, metavar="HZ", help="sweeps only")
+    s.add_argument("--f-end", type=float, default=20000.0, metavar="HZ", help="sweeps only")
+    s.add_argument("--duration", type=float, default=5.0, metavar="S",
+                   help="of one sweep or complex chirp")
+    s.add_argument("--order", type=int, default=16, help="mls: 2**order - 1 samples per period")
+    s.add_argument("--periods", type=int, default=2, help="mls: periods played (the first is discarded)")
     s.add_argument("--sample-rate", type=float, default=48000.0, metavar="HZ")
     s.add_argument("--amplitude", type=float, default=0.5)
     s.add_argument("--repeats", type=int, default=1, help="sweeps in the file (averaged)")
     s.add_argument("--gap", type=float, default=3.0, metavar="S", help="silence after each sweep (> IR length)")
     s.add_argument("--no-marker", action="store_true", help="no alignment tone burst before the first sweep")
-    s.add_argument("--overwrite", action="store_true")
+    s.add_argument("--overwrite", action="store_true", help="replace existing files")
     s.set_defaults(func=_cmd_sweep)
 
-    m = sub.add_parser("measure", help="measure an IR from a playback/excitation file and its recording")
+    m = verb("measure", "measure an IR from a playback/excitation file and its recording")
     m.add_argument("excitation", help="file from `irforge sweep` (its .json is used) or any played signal")
     m.add_argument("recording")
     m.add_argument("output")
+    m.add_argument("--method", choices=list(METHODS), default="auto",
+                   help="auto: inverse filter for exponential sweeps, complex/mls for those, "
+                        "division otherwise")
+    m.add_argument("--recording-sine", default=None, metavar="FILE",
+                   help="complex pair: the recording of the *_sin file")
     m.add_argument("--length", type=float, default=None, metavar="S", help="IR length (default: automatic)")
     m.add_argument("--trim", action="store_true", help="trim to the onset and the noise floor (ISO 3382/Lundeby)")
-    m.add_argument("--overwrite", action="store_true")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing output")
     m.set_defaults(func=_cmd_measure)
 
-    a = sub.add_parser("analyze", help="ISO 3382-1 parameters of an IR (EDT, T20, T30, C50, C80, D50, Ts, DRR)")
+    a = verb("analyze", "ISO 3382-1 parameters of an IR (EDT, T20, T30, C50, C80, D50, Ts, DRR)")
     a.add_argument("ir")
     a.add_argument("--bands", choices=["octave", "third", "none"], default="octave")
-    a.add_argument("--f-min", type=float, default=None, metavar="HZ", help="lowest band centre (default 63)")
-    a.add_argument("--f-max", type=float, default=None, metavar="HZ", help="highest band centre (default 8000)")
+    a.add_argument("--f-min", type=float, default=None, metavar="HZ", help="lowest band centre (None: 63)")
+    a.add_argument("--f-max", type=float, default=None, metavar="HZ", help="highest band centre (None: 8000)")
     a.add_argument("--channel", type=int, default=None, help="analyse only this channel (B-format W = 0)")
     a.add_argument("--json", default=None, metavar="PATH", help="also write all values as JSON")
-    a.add_argument("--overwrite", action="store_true")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing JSON file")
     a.set_defaults(func=_cmd_analyze)
 
-    dc = sub.add_parser("deconvolve", help="recover the dry signal from a recording and its IR (streams)")
+    dc = verb("deconvolve", "recover the dry signal from a recording and its IR (streams)")
     dc.add_argument("input")
     dc.add_argument("ir")
     dc.add_argument("output")
     dc.add_argument("--method", choices=["auto", "wiener", "tikhonov", "kirkeby"], default="auto")
-    dc.add_argument("--lam", type=float, default=None, help="Tikhonov lambda (default: automatic)")
+    dc.add_argument("--lam", type=float, default=None, help="Tikhonov lambda (None: automatic)")
     dc.add_argument("--noise-db", type=float, default=None, help="noise level re the recording, dB "
-                    "(default: estimated from the recording)")
-    dc.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
-    dc.add_argument("--overwrite", action="store_true")
+                    "(None: estimated from the recording)")
+    _add_ir_channels(dc, "a stereo cab IR for a mono recording")
+    dc.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32, help="32 = float")
+    dc.add_argument("--overwrite", action="store_true", help="replace an existing output")
     dc.set_defaults(func=_cmd_deconvolve)
 
-    dr = sub.add_parser("dereverb", help="Ciba's decayed-IR dereverberation filter from a periodic sweep pair")
+    dr = verb("dereverb", "Ciba's decayed-IR dereverberation filter from a periodic sweep pair")
     dr.add_argument("input", help="recording to filter")
     dr.add_argument("excitation", help="the periodic sweep that was played")
     dr.add_argument("recorded_excitation", help="its recording through the same chain")
     dr.add_argument("output")
-    dr.add_argument("--mode", choices=["reference", "improved"], default="improved")
-    dr.add_argument("--frame-s", type=float, default=None, help="improved: analysis frame = sweep period, s (5)")
-    dr.add_argument("--ir-length-s", type=float, default=None, help="improved: longest IR to estimate, s")
-    dr.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32)
-    dr.add_argument("--overwrite", action="store_true")
-    dr.set_defaults(func=_cmd_dereverb)
+    dr.add_argument("--mode", choices=["reference", "improved"], default=None,
+                    help=f"None: {dereverb_mode!r}, irforge.dereverb()'s default, or "
+                         f"'improved' when --frame-s or --ir-length-s is given")
+    dr.add_argument("--frame-s", type=float, default=None,
+                    help="improved: analysis frame = sweep period, s (None: 5)")
+    dr.add_argument("--ir-length-s", type=float, default=None,
+                    help="improved: longest IR to estimate, s (None: 3.5)")
+    dr.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32, help="32 = float")
+    dr.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    dr.set_defaults(func=_cmd_dereverb, default_mode=dereverb_mode)
 
-    e = sub.add_parser("export", help="write an IR file for a convolution plugin (see --list-presets)")
+    e = verb("export", "write an IR file for a convolution plugin (see --list-presets)")
     e.add_argument("ir", nargs="?")
     e.add_argument("output", nargs="?")
     e.add_argument("--preset", default="generic")
-    e.add_argument("--mono", action="store_true", help="average the channels first")
-    e.add_argument("--channel", type=int, default=None, help="keep only this channel")
+    _add_ir_channels(e, "for mono presets such as cab-loader")
+    e.add_argument("--layout", choices=_LAYOUTS, default=None,
+                   help=_LAYOUT_HELP + " (None: the preset's, 'auto')")
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset setting, e.g. --set sample_rate=44100")
-    e.add_argument("--overwrite", action="store_true")
+    e.add_argument("--overwrite", action="store_true", help="replace existing files")
     e.add_argument("--list-presets", action="store_true")
     e.set_defaults(func=_cmd_export)
+    return p
 
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"irforge {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``irforge <verb> ...``; returns the exit status (0 ok, 2 bad input, 1 internal error)."""
+    args = _parser().parse_args(argv)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"irforge {args.verb}: warning: {_cli_message(message, args.verb)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        warnings.simplefilter("always", UserWarning)   # every call reports its own warnings
+        try:
+            return args.func(args)
+        except (ValueError, TypeError, OSError) as exc:
+            print(f"irforge {args.verb}: error: {_cli_message(exc, args.verb)}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # an estimator's own failure: still one line, not a traceback
+            print(f"irforge {args.verb}: error: {type(exc).__name__}: {_cli_message(exc, args.verb)}",
+                  file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

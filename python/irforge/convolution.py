@@ -18,16 +18,27 @@ IR         audio        output
 =========  ===========  =====================================================
 
 Anything else raises :class:`irforge.ParameterError`.
+
+A 4-channel IR may also be first-order ambisonic B-format (W, X, Y, Z), which public room-IR
+libraries ship: ``layout="auto"`` (the default) raises when the IR shows the signs of it (the
+file header or name, or a figure-of-eight channel negatively correlated with the omni; see
+:mod:`irforge._layout`), and ``layout="bformat"`` / ``"ambix"`` decodes it to a stereo IR
+(two virtual cardioids at +/-45 degrees), ``layout="true-stereo"`` takes it as it is.
+
+A silent (all-zero) IR is refused: it would turn any input into silence.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import warnings
 
 import numpy as np
 
-from . import _core
-from ._errors import ParameterError
+from . import _core, _layout
+from ._errors import ClippingWarning, ParameterError
 from ._validation import (as_audio_2d, as_float_array, check_finite, check_positive_int,
                           check_real, check_sample_rate)
 from .impulse_response import ImpulseResponse
@@ -86,6 +97,55 @@ def _ir_array(ir, sample_rate: float | None) -> tuple[np.ndarray, float | None]:
     return np.ascontiguousarray(arr, dtype=np.float32), sample_rate
 
 
+def _check_audible(h: np.ndarray) -> None:
+    if not np.any(h):
+        raise ParameterError(
+            f"the impulse response is silent (all {h.size} samples are zero): convolving with it "
+            f"gives silence; check the file or the channel you selected")
+
+
+def applied_ir(ir, sample_rate: float | None, n_audio: int, layout: str = "auto",
+               where: str = "convolve") -> tuple[np.ndarray, int, int, list]:
+    """The IR samples to apply to ``n_audio`` channels: ``(h, n_in, n_out, routes)``.
+
+    Resamples an :class:`ImpulseResponse` to ``sample_rate``, refuses a silent IR and an
+    unsupported channel layout, and resolves a 4-channel ``layout`` (B-format detection).
+    """
+    h, _ = _ir_array(ir, sample_rate)
+    _check_audible(h)
+    routing(n_audio, h.shape[0])  # an unsupported combination fails before any analysis
+    meta = ir.metadata if isinstance(ir, ImpulseResponse) else None
+    rate = ir.sample_rate if isinstance(ir, ImpulseResponse) and sample_rate is None else sample_rate
+    h, _ = _layout.resolve(h, rate, layout, metadata=meta, where=where)
+    n_in, n_out, routes = routing(n_audio, h.shape[0])
+    return h, n_in, n_out, routes
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _called_from_user(depth: int = 2) -> bool:
+    """True when the caller ``depth`` frames up is not irforge itself (which sets its own levels)."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return True
+    return not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
+
+
+def warn_if_clipping(y: np.ndarray, what: str, fix: str, *, stacklevel: int = 3) -> None:
+    """A :class:`ClippingWarning` when ``y`` exceeds full scale: the peak, the count, the fix."""
+    if not y.size:
+        return
+    peak = float(np.max(np.abs(y)))
+    if peak > 1.0:
+        n = int(np.count_nonzero(np.abs(y) > 1.0))
+        warnings.warn(
+            f"{what} peaks at {peak:.3g} ({20 * np.log10(peak):+.1f} dBFS): {n} of {y.size} "
+            f"samples exceed full scale and will clip in a 16/24-bit file or on playback; {fix}",
+            ClippingWarning, stacklevel=stacklevel)
+
+
 def _threads(threads) -> int:
     if threads is None:
         return 0
@@ -93,7 +153,7 @@ def _threads(threads) -> int:
 
 
 def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
-             threads: int | None = None) -> np.ndarray:
+             layout: str = "auto", threads: int | None = None) -> np.ndarray:
     """Convolve audio with an impulse response, offline.
 
     Parameters
@@ -109,6 +169,13 @@ def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
     mode : {"full", "same"}
         ``"full"`` keeps the tail: ``samples + m - 1`` output samples. ``"same"`` trims the
         output to the input length (the first ``samples`` samples, i.e. zero latency).
+    layout : {"auto", "true-stereo", "bformat", "ambix"}
+        What a 4-channel IR's channels are. ``"auto"``: true stereo (LL, LR, RL, RR), unless
+        the IR looks like first-order ambisonic B-format, which raises (see the module
+        docstring). ``"true-stereo"``: as it is, no check. ``"bformat"`` (FuMa W, X, Y, Z) and
+        ``"ambix"`` (ACN/SN3D W, Y, Z, X): decoded to a stereo IR by two virtual cardioids at
+        +/-45 degrees, then applied as a 2-channel IR. Other values are refused for IRs with
+        another channel count.
     threads : int, optional
         Worker threads (default: all cores). Channels, and long signals cut into segments,
         are spread over them; the result does not depend on the count.
@@ -118,12 +185,20 @@ def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
     np.ndarray [shape=(out_channels, n_out) or (n_out,), dtype float32]
         1-D when the audio was 1-D and the IR has 1 channel.
 
+    Warns
+    -----
+    ClippingWarning
+        The result exceeds full scale (|y| > 1) and would clip when written to a 16/24-bit
+        file: the message gives the peak; scale the result (``irforge convolve --normalize``
+        on the command line). Not raised when irforge calls this function itself.
+
     Raises
     ------
     TypeError
         ``audio`` or ``ir`` has a dtype other than float32/float64.
     ParameterError
-        Bad shapes, NaN/Inf, empty IR, unsupported channel layout, unknown mode.
+        Bad shapes, NaN/Inf, empty or silent IR, unsupported channel layout, a 4-channel IR
+        that looks like B-format with ``layout="auto"``, unknown mode or layout.
 
     References
     ----------
@@ -144,11 +219,14 @@ def convolve(audio, ir, *, sample_rate: float | None = None, mode: str = "full",
         sample_rate = check_sample_rate(sample_rate)
     if mode not in ("full", "same"):
         raise ParameterError(f"mode must be 'full' or 'same', got {mode!r}")
-    h, _ = _ir_array(ir, sample_rate)
-    n_in, n_out, routes = routing(x.shape[0], h.shape[0])
+    h, n_in, n_out, routes = applied_ir(ir, sample_rate, x.shape[0], layout)
     n = x.shape[1]
     # "same": the tail past the input length is not computed at all
     y = _core.convolve(x, h, routes, n_out, _threads(threads), n if mode == "same" and n else -1)
+    if _called_from_user():
+        warn_if_clipping(y, "the convolved signal",
+                         "scale it (e.g. y * 0.9 / abs(y).max()) before writing it, or use "
+                         "`irforge convolve --normalize -1`")
     if was_1d and n_out == 1:
         return y[0]
     return y
@@ -171,6 +249,14 @@ class Convolver:
         Wet/dry balance in [0, 1]: ``out = (1 - mix) * dry + mix * wet``.
     gain_db : float
         Gain applied to the wet signal, in dB.
+    layout : {"auto", "true-stereo", "bformat", "ambix"}
+        What a 4-channel IR's channels are, as in :func:`convolve`: ``"auto"`` refuses an IR
+        that looks like ambisonic B-format, ``"bformat"``/``"ambix"`` decode it to stereo.
+
+    Raises
+    ------
+    ParameterError
+        A silent IR, a B-format-looking IR with ``layout="auto"``, bad parameters.
 
     Notes
     -----
@@ -201,7 +287,7 @@ class Convolver:
     """
 
     def __init__(self, ir, *, sample_rate: float, mix: float = 1.0, gain_db: float = 0.0,
-                 max_partition: int | None = None):
+                 max_partition: int | None = None, layout: str = "auto"):
         if not isinstance(ir, (ImpulseResponse, np.ndarray, list, tuple)):
             if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
                 ir = ImpulseResponse.load(ir)
@@ -211,6 +297,13 @@ class Convolver:
         else:
             arr, _ = _ir_array(ir, None)
             self._ir = ImpulseResponse(arr, sample_rate=self._sample_rate)
+        _check_audible(self._ir.data)
+        self._layout = _layout.check_layout(layout)
+        data, used = _layout.resolve(self._ir.data, self._ir.sample_rate, self._layout,
+                                     metadata=self._ir.metadata, where="Convolver")
+        # the IR actually applied: a decoded B-format IR is a stereo IR
+        self._applied = self._ir if data is self._ir.data else self._ir._derived(
+            data, "decode", layout=used, azimuths_deg=list(_layout.DECODE_AZIMUTHS_DEG))
         self._mix = check_real(mix, "mix", low=0.0, high=1.0)
         self._gain_db = check_real(gain_db, "gain_db")
         self._max_partition = 0 if max_partition is None else check_positive_int(max_partition, "max_partition")
@@ -253,9 +346,16 @@ class Convolver:
         return 0
 
     @property
+    def layout(self) -> str:
+        """The ``layout`` choice for a 4-channel IR ("auto", "true-stereo", "bformat", "ambix")."""
+        return self._layout
+
+    @property
     def tail_samples(self) -> int:
-        """Samples of output that follow the last non-zero input (IR length - 1)."""
-        return self._ir_at(self._sample_rate).shape[1] - 1
+        """Samples of output that follow the last non-zero input (IR length - 1), at the rate
+        of the running stream (the last :meth:`process` call's), else at ``sample_rate``."""
+        rate = self._engine_key[0] if self._engine_key is not None else self._sample_rate
+        return self._ir_at(rate).shape[1] - 1
 
     def __repr__(self) -> str:
         return (f"Convolver(ir={self._ir!r}, sample_rate={self._sample_rate:g}, "
@@ -270,7 +370,7 @@ class Convolver:
     def _ir_at(self, sample_rate: float) -> np.ndarray:
         h = self._ir_cache.get(sample_rate)
         if h is None:
-            h, _ = _ir_array(self._ir, sample_rate)
+            h, _ = _ir_array(self._applied, sample_rate)
             self._ir_cache[sample_rate] = h
         return h
 

@@ -64,6 +64,14 @@ Settings (keys of a preset file; all but the consumer's constraints can be overr
     history), or raise :class:`irforge.ParameterError`. Float32 never clips.
 ``split_true_stereo`` : bool
     4-channel presets only: two stereo files ``_L``/``_R`` instead of one 4-channel file.
+``layout`` : "auto" | "true-stereo" | "bformat" | "ambix"
+    What a 4-channel IR's channels are (as in :func:`irforge.convolve`). ``"auto"``: true
+    stereo, but a 4-channel IR that looks like first-order ambisonic B-format (file header or
+    name, or its signal; :mod:`irforge._layout`) is refused by the presets that write it as
+    true stereo (``channels = 4``), so a B-format room IR never becomes a wrong true-stereo
+    file; ``channels = "native"`` presets (``generic``) write the channels unchanged.
+    ``"bformat"`` (FuMa W, X, Y, Z) / ``"ambix"`` (W, Y, Z, X): decoded to a stereo IR (two
+    virtual cardioids at +/-45 degrees) before any other step. ``"true-stereo"``: no check.
 ``formats``, ``bit_depths``, ``max_channels`` (not overridable)
     What the consumer reads: allowed file formats and bit depths, and the most channels
     ``channels = "native"`` may pass (0: no limit).
@@ -91,6 +99,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _layout
 from ._errors import ParameterError
 from .impulse_response import _FADES, ImpulseResponse, _check_destination, _write_audio_temp
 
@@ -125,6 +134,7 @@ _DEFAULTS: dict = {
     "normalize_db": 0.0,
     "on_clip": "normalize",
     "split_true_stereo": False,
+    "layout": "auto",
 }
 # what the consumer can read: part of the preset, not a user's choice
 _CONSTRAINTS = ("description", "formats", "bit_depths", "max_channels")
@@ -209,6 +219,7 @@ def _check_settings(s: dict, where: str) -> dict:
         out["normalize_db"] = _number(out["normalize_db"], "normalize_db")
         out["on_clip"] = _choice(out["on_clip"], "on_clip", ("normalize", "error"))
         out["split_true_stereo"] = _flag(out["split_true_stereo"], "split_true_stereo")
+        out["layout"] = _choice(out["layout"], "layout", _layout.LAYOUTS)
         if out["split_true_stereo"] and out["channels"] != 4:
             raise ParameterError("export setting 'split_true_stereo' needs channels = 4 "
                                  f"(true stereo), got channels = {out['channels']!r}")
@@ -304,6 +315,12 @@ def _map_channels(ir: ImpulseResponse, settings: dict) -> tuple[np.ndarray, str]
     if n == target:
         return d, "unchanged"
     if n > target:
+        found = _layout.detect(d, ir.sample_rate, ir.metadata) if n == 4 else None
+        if found is not None:
+            raise ParameterError(
+                f"preset {name!r} writes {target} channel(s) and the IR has 4 that look like "
+                f"ambisonic B-format (by {found[1]}): decode it with layout='bformat' (FuMa W, X, "
+                f"Y, Z) or layout='ambix', or keep the omni channel (ir.to_mono(channel=0))")
         raise ParameterError(
             f"preset {name!r} writes {target} channel(s) and the IR has {n}; reduce it first "
             f"(ir.to_mono() for the mean, ir.to_mono(channel=0) for one channel) or choose "
@@ -322,8 +339,9 @@ def _map_channels(ir: ImpulseResponse, settings: dict) -> tuple[np.ndarray, str]
 def prepare(ir: ImpulseResponse, *, preset: str = "generic", **overrides) -> ImpulseResponse:
     """The IR exactly as :func:`export` would write it (before quantisation to the bit depth).
 
-    Steps, in order: trim (at the IR's own rate), resample, channel mapping, cut to
-    ``length_samples``, fade, zero-pad to ``length_samples``, normalise, clip guard.
+    Steps, in order: layout (a 4-channel IR: B-format check or decode), trim (at the IR's own
+    rate), resample, channel mapping, cut to ``length_samples``, fade, zero-pad to
+    ``length_samples``, normalise, clip guard.
 
     Parameters
     ----------
@@ -344,7 +362,8 @@ def prepare(ir: ImpulseResponse, *, preset: str = "generic", **overrides) -> Imp
     ------
     ParameterError
         Unknown preset or setting, a channel count the preset cannot take, a clipping integer
-        export with ``on_clip="error"``.
+        export with ``on_clip="error"``, a B-format-looking IR for a true-stereo preset with
+        ``layout="auto"``.
     TypeError
         ``ir`` is not an ImpulseResponse, or a setting has the wrong type.
     """
@@ -352,6 +371,12 @@ def prepare(ir: ImpulseResponse, *, preset: str = "generic", **overrides) -> Imp
         raise TypeError(f"ir must be an irforge.ImpulseResponse, got {type(ir).__name__}")
     s = load_preset(preset, **overrides)
     out = ir
+    if s["layout"] != "auto" or (ir.n_channels == 4 and s["channels"] == 4):
+        data, used = _layout.resolve(ir.data, ir.sample_rate, s["layout"], metadata=ir.metadata,
+                                     where=f"export preset {s['name']!r}")
+        if data is not ir.data:
+            out = ir._derived(data, "decode", layout=used,
+                              azimuths_deg=list(_layout.DECODE_AZIMUTHS_DEG))
     if s["trim"]:
         out = out.trim(pre_s=s["trim_pre_s"])
     if s["sample_rate"] != "native" and s["sample_rate"] != out.sample_rate:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import stat
 import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._errors import ParameterError
-from ._validation import as_audio_2d, check_real, check_sample_rate
+from ._errors import ClippingWarning, ParameterError
+from ._validation import as_audio_2d, check_real, check_sample_rate, integral_rate
 
 # soundfile subtypes for bit_depth
 _SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
@@ -41,9 +44,12 @@ class ImpulseResponse:
     data : np.ndarray [shape=(channels, samples) or (samples,), dtype float32 or float64]
         The IR. Channel layouts understood by :func:`irforge.convolve` and
         :class:`irforge.Convolver`: 1 channel (applied to every audio channel), 2 channels
-        (left/right) and 4 channels (true stereo in the order L->L, L->R, R->L, R->R).
-    sample_rate : float
-        Sample rate of ``data`` in Hz.
+        (left/right) and 4 channels (true stereo in the order L->L, L->R, R->L, R->R; a
+        first-order ambisonic B-format IR needs ``layout="bformat"`` there, see
+        :mod:`irforge._layout`).
+    sample_rate : int or float
+        Sample rate of ``data`` in Hz. A whole number (48000 or 48000.0) is stored as an
+        ``int``, so ``np.zeros(ir.sample_rate)`` is one second; a non-integral rate stays a float.
     metadata : dict, optional
         Free-form information (how it was measured, source file, ...).
 
@@ -70,7 +76,7 @@ class ImpulseResponse:
             raise ParameterError(f"impulse response is empty (shape {np.shape(data)})")
         self._data = arr
         self._data.setflags(write=False)
-        self._sample_rate = check_sample_rate(sample_rate)
+        self._sample_rate = integral_rate(sample_rate)
         self.metadata = dict(metadata or {})
         #: Harmonic-distortion IRs from a sweep measurement: {order: ImpulseResponse}, or None.
         self.harmonics: dict | None = None
@@ -82,7 +88,8 @@ class ImpulseResponse:
         return self._data
 
     @property
-    def sample_rate(self) -> float:
+    def sample_rate(self) -> int | float:
+        """Sample rate in Hz: an ``int`` for whole-number rates, else a float."""
         return self._sample_rate
 
     @property
@@ -456,6 +463,11 @@ class ImpulseResponse:
     def load(cls, path) -> "ImpulseResponse":
         """Read an IR from a WAV, AIFF or FLAC file (any bit depth soundfile reads).
 
+        A 4-channel file whose header (AMB sub-format GUID), extension (``.amb``) or name
+        (``bformat``, ``ambix``, ...) says it is ambisonic gets
+        ``metadata["layout_hint"] = {"layout": ..., "evidence": ...}``, which ``layout="auto"``
+        in :func:`irforge.convolve`, :class:`irforge.Convolver` and the export presets reads.
+
         Raises
         ------
         FileNotFoundError
@@ -476,8 +488,15 @@ class ImpulseResponse:
             raise ParameterError(f"cannot read impulse response file {str(p)!r}: {exc}") from exc
         if data.shape[0] == 0:
             raise ParameterError(f"impulse response file {str(p)!r} holds no samples")
+        metadata = {"source": str(p)}
+        if data.shape[1] == 4:
+            from ._layout import header_layout
+
+            hint = header_layout(p)
+            if hint is not None:  # read by layout="auto" (convolve, Convolver, export)
+                metadata["layout_hint"] = {"layout": hint[0], "evidence": hint[1]}
         try:
-            return cls(data.T, sample_rate=sr, metadata={"source": str(p)})
+            return cls(data.T, sample_rate=sr, metadata=metadata)
         except ParameterError as exc:
             raise ParameterError(f"impulse response file {str(p)!r}: {exc}") from exc
 
@@ -501,8 +520,10 @@ class ImpulseResponse:
         Notes
         -----
         The file is written to a temporary name beside the destination and renamed into
-        place, so a failure never leaves a half-written file. Integer formats clip at full
-        scale: normalise first if the IR peaks above 1.
+        place, so a failure never leaves a half-written file. The file gets the permissions
+        ``0o666 & ~umask`` (or those of the file it replaces). Integer formats clip at full
+        scale: an :class:`irforge.ClippingWarning` says so; normalise first if the IR peaks
+        above 1.
         """
         return write_audio_atomic(path, self._data, self._sample_rate, bit_depth=bit_depth,
                                   overwrite=overwrite)
@@ -526,11 +547,81 @@ def _check_destination(path, bit_depth, overwrite: bool) -> tuple[Path, str]:
     return p, fmt
 
 
-def _temp_beside(p: Path) -> str:
-    """An empty temporary file in ``p``'s directory (same file system: renames are atomic)."""
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read from /proc where it can be, so no other thread sees it change)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode(p: Path) -> int:
+    """The permission bits a file written at ``p`` gets: those of the file it replaces, else
+    ``0o666 & ~umask`` (what ``open()`` gives a new file; mkstemp alone would give 0600)."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def temp_beside(p: Path) -> str:
+    """An empty temporary file in ``p``'s directory (same file system: renames are atomic),
+    with the permissions the final file must have (:func:`new_file_mode`)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, new_file_mode(p))
+    finally:
+        os.close(fd)
     return tmp
+
+
+class _ClipCounter:
+    """Counts samples beyond full scale written to a fixed-point file, warns once at the end."""
+
+    def __init__(self, path: Path, bit_depth: int):
+        self.path, self.bit_depth = path, bit_depth
+        self.peak, self.clipped, self.total = 0.0, 0, 0
+
+    def add(self, data: np.ndarray) -> None:
+        if self.bit_depth == 32 or not np.size(data):
+            return
+        a = np.abs(np.asarray(data))
+        self.peak = max(self.peak, float(np.nanmax(a)))
+        self.clipped += int(np.count_nonzero(a > 1.0))
+        self.total += a.size
+
+    def report(self, stacklevel: int) -> None:
+        if self.clipped:
+            warnings.warn(
+                f"{str(self.path)!r}: {self.clipped} of {self.total} samples exceed full scale "
+                f"(peak {self.peak:.3g}, {20 * math.log10(self.peak):+.1f} dBFS) and were clipped "
+                f"in the {self.bit_depth}-bit file; normalise first (ImpulseResponse.normalize, "
+                f"`irforge convolve --normalize -1`) or write float (bit_depth=32)",
+                ClippingWarning, stacklevel=stacklevel)
+
+
+class _CountingWriter:
+    """A soundfile.SoundFile whose ``write`` also feeds a :class:`_ClipCounter`."""
+
+    def __init__(self, f, counter: _ClipCounter):
+        self._f, self._counter = f, counter
+
+    def write(self, data):
+        self._counter.add(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
 
 
 @contextlib.contextmanager
@@ -538,29 +629,39 @@ def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int
                       overwrite: bool = False):
     """A ``soundfile.SoundFile`` open for writing blocks to ``path``: it is a temporary file
     beside ``path`` until the block ends, then renamed into place; an error removes it, so
-    ``path`` is never half-written."""
+    ``path`` is never half-written. The file gets the umask's permissions
+    (:func:`new_file_mode`); samples beyond full scale written to a 16/24-bit file give one
+    :class:`irforge.ClippingWarning` at the end."""
     import soundfile as sf
 
     p, fmt = _check_destination(path, bit_depth, overwrite)
-    tmp = _temp_beside(p)
+    tmp = temp_beside(p)
+    counter = _ClipCounter(p, bit_depth)
     try:
         with sf.SoundFile(tmp, "w", samplerate=int(round(sample_rate)), channels=channels,
                           subtype=_SUBTYPES[bit_depth], format=fmt) as f:
-            yield f
+            yield _CountingWriter(f, counter)
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    counter.report(stacklevel=4)
 
 
 def _write_audio_temp(path, data: np.ndarray, sample_rate: float, *, bit_depth: int,
                       overwrite: bool) -> str:
-    """Write ``data`` to a temporary file beside ``path``; returns its name (caller renames)."""
+    """Write ``data`` to a temporary file beside ``path``; returns its name (caller renames).
+
+    The file has the permissions of :func:`new_file_mode`; samples beyond full scale in a
+    16/24-bit file give an :class:`irforge.ClippingWarning` with the peak and the fix."""
     import soundfile as sf
 
     p, fmt = _check_destination(path, bit_depth, overwrite)
-    tmp = _temp_beside(p)
+    counter = _ClipCounter(p, bit_depth)
+    counter.add(data)
+    counter.report(stacklevel=4)
+    tmp = temp_beside(p)
     try:
         sf.write(tmp, np.asarray(data, dtype=np.float32).T, int(round(sample_rate)),
                  subtype=_SUBTYPES[bit_depth], format=fmt)
@@ -577,6 +678,26 @@ def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth:
     p = Path(path)
     tmp = _write_audio_temp(p, data, sample_rate, bit_depth=bit_depth, overwrite=overwrite)
     try:
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
+    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
+    tmp = temp_beside(p)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):
