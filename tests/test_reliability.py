@@ -43,7 +43,7 @@ def test_many_threads_under_an_address_space_limit():
 
 def test_thread_count_is_capped():
     x = np.random.default_rng(0).standard_normal((1, 20000)).astype(np.float32)
-    h = np.random.default_rng(1).standard_normal(300).astype(np.float32)
+    h = np.random.default_rng(1).standard_normal(300).astype(np.float32) * 0.01
     ref = np.convolve(x[0].astype(np.float64), h.astype(np.float64))
     y = irforge.convolve(x, h, sample_rate=48000, threads=100000)
     assert np.max(np.abs(y[0] - ref)) < 1e-4 * np.max(np.abs(ref))
@@ -97,3 +97,42 @@ def test_core_refuses_non_finite_and_out_of_range_samples(bad):
     with pytest.raises(ValueError, match="NaN or Inf"):
         with np.errstate(over="ignore"):
             _core.convolve(x, np.ones((1, 8), np.float32), [(0, 0, 0)], 1)
+
+
+# ---- sample rates: a documented audio range, refused before anything is sized from them ----
+@pytest.mark.parametrize("sr", [0.5, 999.0, 1e300, 1e-9, 768001.0])
+def test_sample_rates_outside_the_audio_range_are_refused(sr):
+    h = np.r_[1.0, np.zeros(99)].astype(np.float32)
+    with pytest.raises(irforge.ParameterError, match="between 1000 and 768000 Hz"):
+        irforge.ImpulseResponse(h, sample_rate=sr)
+    with pytest.raises(irforge.ParameterError, match="between 1000 and 768000 Hz"):
+        irforge.Convolver(h, sample_rate=sr)
+    with pytest.raises(irforge.ParameterError, match="between 1000 and 768000 Hz"):
+        irforge.deconvolve(np.zeros(1000, np.float32), h, sample_rate=sr)
+    # the stream's rate too: soxr was asked to resample to 460 M samples and crashed
+    fx = irforge.Convolver(irforge.ImpulseResponse(h, sample_rate=48000), sample_rate=48000)
+    with pytest.raises(irforge.ParameterError, match="between 1000 and 768000 Hz"):
+        fx.process(np.zeros(256, np.float32), sr)
+
+
+def test_the_range_edges_work():
+    h = np.r_[1.0, np.zeros(99)].astype(np.float32)
+    for sr in (1000, 768000):
+        ir = irforge.ImpulseResponse(h, sample_rate=sr)
+        assert irforge.convolve(np.ones(10, np.float32), ir, sample_rate=sr).shape == (109,)
+    assert irforge.ImpulseResponse(h, sample_rate=48000).resample(768000).n_samples == 1600
+
+
+def test_a_wav_header_claiming_1_hz_is_refused_quickly(tmp_path):
+    import soundfile as sf
+
+    x = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
+    di, cab = tmp_path / "di.wav", tmp_path / "cab.wav"
+    sf.write(di, x, 1, subtype="FLOAT")     # a 16 KB file whose header says 1 Hz
+    sf.write(cab, x[:480], 48000, subtype="FLOAT")
+    r = subprocess.run([sys.executable, "-m", "irforge.cli", "convolve", str(di), str(cab),
+                        str(tmp_path / "out.wav")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "1000" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "out.wav").exists()

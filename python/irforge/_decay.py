@@ -275,7 +275,7 @@ def lundeby(h, sample_rate, *, start_index: int | None = None, interval_s: float
     if x.size == 0:
         raise ParameterError("impulse response is empty")
     check_finite(x, "impulse response")
-    sr = check_sample_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, audio=False)  # may be a decimated envelope
     interval = check_real(interval_s, "interval_s", low=1e-6, high=10.0)
     per10 = check_positive_int(intervals_per_10db, "intervals_per_10db")
     margin = check_real(noise_margin_db, "noise_margin_db", low=0.0, high=60.0)

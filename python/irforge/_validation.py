@@ -52,12 +52,25 @@ def as_audio_2d(x, name: str = "audio") -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(out, dtype=np.float32), was_1d
 
 
-def check_sample_rate(sample_rate, name: str = "sample_rate") -> float:
+# The audio range irforge works in. Rates outside it are refused before anything is sized from
+# them: a rate of 0.5 Hz or 1e300 Hz asked soxr for absurd ratios (crashes, endless runs), and a
+# WAV header claiming 1 Hz made a 16 KB file cost gigabytes.
+MIN_SAMPLE_RATE_HZ = 1000.0
+MAX_SAMPLE_RATE_HZ = 768000.0
+
+
+def check_sample_rate(sample_rate, name: str = "sample_rate", *, audio: bool = True) -> float:
+    """A sample rate in Hz: a real number from 1 kHz to 768 kHz (``audio=False``: any positive
+    finite rate, for internal signals such as a decimated energy envelope)."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (Real, np.number)):
         raise TypeError(f"{name} must be a number in Hz, got {sample_rate!r}")
     sr = float(sample_rate)
     if not math.isfinite(sr) or sr <= 0:
         raise ParameterError(f"{name} must be a positive finite number of Hz, got {sample_rate!r}")
+    if audio and not MIN_SAMPLE_RATE_HZ <= sr <= MAX_SAMPLE_RATE_HZ:
+        raise ParameterError(
+            f"{name} must be between {MIN_SAMPLE_RATE_HZ:.0f} and {MAX_SAMPLE_RATE_HZ:.0f} Hz, got "
+            f"{sample_rate!r} (a file whose header says so is corrupt or not audio)")
     return sr
 
 

@@ -451,6 +451,10 @@ class ImpulseResponse:
         sr = check_sample_rate(sample_rate)
         if sr == self._sample_rate:
             return self
+        n_out = math.ceil(self.n_samples * sr / self._sample_rate)
+        if n_out > 2**31:
+            raise ParameterError(f"resampling {self.n_samples} samples from {self._sample_rate} Hz to {sr} Hz "
+                                 f"would make {n_out} samples per channel (more than 2^31): trim the IR first")
         y = soxr.resample(self._data.T.astype(np.float64), self._sample_rate, sr, quality=quality)
         y = np.ascontiguousarray(y.T) * (self._sample_rate / sr)
         out = self._derived(y.astype(np.float32), "resample", sample_rate=sr,
