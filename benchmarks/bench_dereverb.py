@@ -30,6 +30,16 @@ the same positions as channel 0 but other directional responses), three other dr
 every dry signal at every sweep SNR; it ends with a count of the held-out cases in which each
 improved variant beats the reference mode and the degraded signal on each measure.
 ``--skip-speed`` leaves out the speed part (useful with ``--holdout``).
+
+``--published DIR`` compares against the author's own code in a local checkout DIR of
+github.com/fanci90/Digital-Deconvolution-Audio-Filter-repo (not shipped, not downloaded here):
+its ``code/*.py`` is imported by path in a subprocess run by ``--published-python`` (an
+interpreter with numpy, scipy, soundfile and librosa >= 0.10; the author's environment pins numpy
+1.26; its module imports ``sounddevice``, which is replaced by a silent stand-in) and its
+functions are called on the same arrays as irforge, step by step; the script prints the
+correlation of every intermediate (system IR, per-frame "T60"s, decayed IR, filter output, final
+audio). Cases: the paper's workload with float32 arrays (what its program reads from files) and
+with the float64 arrays the workload is made of (the excitation made by scipy.signal.chirp).
 """
 
 from __future__ import annotations
@@ -244,6 +254,65 @@ def holdout(quick):
     return dict(rows=rows, cases=cases, summary=summary, medians=med)
 
 
+_PUBLISHED_RUNNER = r"""
+import sys, types, glob, importlib.util, numpy as np
+sys.modules.setdefault("sounddevice", types.SimpleNamespace(play=lambda *a, **k: None, wait=lambda: None))
+src = [p for p in glob.glob(sys.argv[1] + "/code/*.py") if "Deconvolution" in p][0]
+spec = importlib.util.spec_from_file_location("ciba_published", src)
+P = importlib.util.module_from_spec(spec); spec.loader.exec_module(P)
+a = np.load(sys.argv[2]); sr = int(a["sr"]); x, y, z = a["x"], a["y"], a["z"]
+n = min(len(x), len(y)); x, y = x[:n], y[:n]
+h = P.calculate_impulse_response(x, y, 5 * sr, 5 * sr // 2)
+h2 = P.adjust_impulse_response(h.copy(), z, y, sr)
+raw = P.filter_signal_with_impulse_response(z, h2, 1)
+f = raw[10000:len(z)]
+f = f * (P.calculate_rms(z) / P.calculate_rms(f))
+if np.max(np.abs(f)) > 1:
+    f = f / np.max(np.abs(f))
+np.savez(sys.argv[3], h=h, h2=h2, raw=raw, audio=f, t60_y=P.calculate_t60(y, sr), t60_z=P.calculate_t60(z, sr))
+"""
+
+
+def published(checkout, python):
+    """irforge and the numpy reference vs the published code itself (see the module notes)."""
+    import subprocess
+    import tempfile
+
+    import reference_ciba as rc
+    from irforge.dereverberation import dereverb
+
+    x32, y, z, h, dry = rc.make_paper_workload()
+    x64 = rc.paper_sweep(SR)
+    rows = []
+    c = lambda a, b: float(np.corrcoef(np.asarray(a, float), np.asarray(b, float))[0, 1])  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, x in (("float32 arrays (files)", x32), ("float64 excitation", x64)):
+            inp, outp = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+            np.savez(inp, x=x, y=y, z=z, sr=SR)
+            subprocess.run([python, "-c", _PUBLISHED_RUNNER, str(checkout), str(inp), str(outp)], check=True)
+            P = np.load(outp)
+            r = dereverb(z, excitation=x, recorded_excitation=y, sample_rate=SR, mode="reference")
+            ref = rc.ciba_filter(x, y, z, SR)
+            ty, tz = r.info["t60_recorded_excitation_s"], r.info["t60_recording_s"]
+            same_t60 = float(np.mean(np.concatenate([ty == P["t60_y"][:len(ty)], tz == P["t60_z"][:len(tz)]])))
+            cases = [("irforge", r, None), ("numpy reference", None, ref)]
+            if x.dtype == np.float64:   # what reference mode did before it kept float64 (issue 10)
+                cases.append(("irforge, excitation rounded to float32", dereverb(
+                    z, excitation=x.astype(np.float32), recorded_excitation=y, sample_rate=SR,
+                    mode="reference"), None))
+            for name, a, b in cases:
+                if a is not None:
+                    vals = [c(a.system_ir, P["h"]), same_t60, c(a.filter_ir, P["h2"]), c(a.raw, P["raw"]),
+                            c(a.audio, P["audio"])]
+                else:
+                    vals = [c(b["h"], P["h"]), float("nan"), c(b["h2"], P["h2"]), c(b["raw"], P["raw"]),
+                            c(b["audio"], P["audio"])]
+                rows.append([label, name] + [f"{v:.7f}" for v in vals])
+    print_table(["input", "vs published", "system IR corr", "same T60 frames", "decayed IR corr", "raw corr",
+                 "audio corr"], rows, title="Ciba reference mode vs the published code (paper workload, 48 kHz)")
+    return dict(rows=rows)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=5)
@@ -252,8 +321,14 @@ def main(argv=None):
     ap.add_argument("--holdout", action="store_true",
                     help="also compare the modes on material not used to tune improved mode")
     ap.add_argument("--skip-speed", action="store_true", help="leave out the speed comparison")
+    ap.add_argument("--published", metavar="DIR", default=None,
+                    help="local checkout of the author's repository: compare with its code")
+    ap.add_argument("--published-python", default=sys.executable,
+                    help="interpreter with numpy, scipy, soundfile, librosa>=0.10 for --published")
     args = ap.parse_args(argv)
     res = {} if args.skip_speed else dict(speed=speed(args.reps))
+    if args.published:
+        res["published"] = published(Path(args.published), args.published_python)
     if args.eval:
         res["eval"] = evaluate(args.quick)
     if args.holdout:

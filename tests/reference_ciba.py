@@ -1,9 +1,13 @@
 """A slow, literal numpy re-implementation of Ciba's published filter (the test oracle).
 
 Written step by step from ``../shared/reference/ciba-reference-behaviour.md`` (which describes the
-author's published code) so that ``irforge.dereverberation(mode="reference")`` can be checked against it
+author's published code) and checked against the published code itself (see
+``benchmarks/bench_dereverb.py --published``) so that ``irforge.dereverberation(mode="reference")`` can be checked against it
 and timed against it in ``benchmarks/bench_dereverb.py``. Nothing here is optimised on purpose:
 full complex FFTs, one frame at a time, the cepstral round trip done literally, float64 throughout.
+The signals are used at the precision they are given, as the published functions use them (its
+program reads files as float32; a float64 excitation is not rounded to float32: that rounding
+changes the system IR, see ``system_ir``).
 
 librosa is not available, so the two librosa calls the published code makes are written here in
 plain numpy with librosa's conventions (periodic Hann window, ``center=True`` with zero padding,
@@ -72,9 +76,16 @@ def lr_istft(S: np.ndarray, hop: int = 512, win_length: int = 2048, length: int 
 # the published filter, step by step
 # ---------------------------------------------------------------------------------------------
 def system_ir(x: np.ndarray, y: np.ndarray, fs: int) -> np.ndarray:
-    """Section 1: zero-phase cepstral IR from the sweep pair, cut to hop - 1, tapered."""
-    x = np.asarray(x, dtype=np.float32).astype(np.float64)
-    y = np.asarray(y, dtype=np.float32).astype(np.float64)
+    """Section 1: zero-phase cepstral IR from the sweep pair, cut to hop - 1, tapered.
+
+    ``x`` and ``y`` are used at their own precision (float32 values stay float32 values, float64
+    stays float64; the FFTs are float64 as in the published code under numpy 1.26). Rounding a
+    float64 excitation to float32 first is NOT what the published code does and matters: the
+    un-faded linear sweep's spectrum near Nyquist is about 80 dB under the band, comparable to
+    float32 rounding noise per bin, and |Y|/|X| there dominates the average.
+    """
+    x = np.asarray(x).astype(np.float64)
+    y = np.asarray(y).astype(np.float64)
     n = min(len(x), len(y))
     x, y = x[:n], y[:n]
     n_fft = 5 * fs
@@ -118,8 +129,8 @@ def t60_frames(s: np.ndarray, fs: int) -> np.ndarray:
 
 def decayed_ir(h: np.ndarray, y: np.ndarray, z: np.ndarray, fs: int):
     """Section 3: rho from the per-frame "T60"s of y and z; decay matrix; istft."""
-    y = np.asarray(y, dtype=np.float32).astype(np.float64)
-    z = np.asarray(z, dtype=np.float32).astype(np.float64)
+    y = np.asarray(y).astype(np.float64)
+    z = np.asarray(z).astype(np.float64)
     t60_y = t60_frames(y, fs)
     t60_z = t60_frames(z, fs)
     rho = t60_y[:1025] / (t60_z[:1025] + EPS)
@@ -137,7 +148,7 @@ def decayed_ir(h: np.ndarray, y: np.ndarray, z: np.ndarray, fs: int):
 
 def filterbank(z: np.ndarray, h2: np.ndarray) -> np.ndarray:
     """Section 4 steps 1-4: WOLA division by the decayed IR's spectrum (float32 accumulator)."""
-    z = np.asarray(z, dtype=np.float32).astype(np.float64)
+    z = np.asarray(z).astype(np.float64)
     N = len(h2)
     hop2 = int(0.5 * N)
     w = np.hanning(N)
@@ -163,7 +174,7 @@ def filterbank(z: np.ndarray, h2: np.ndarray) -> np.ndarray:
 
 def postprocess(raw: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Section 4 step 5: drop 10000 samples, scale to the RMS of z, divide by the peak if > 1."""
-    z = np.asarray(z, dtype=np.float32).astype(np.float64)
+    z = np.asarray(z).astype(np.float64)
     out = raw[10000:]
     out = out * (np.sqrt(np.mean(z ** 2)) / np.sqrt(np.mean(out ** 2)))
     pk = np.max(np.abs(out))

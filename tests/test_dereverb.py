@@ -358,3 +358,25 @@ def test_measures_against_obvious_values():
     np.testing.assert_allclose(sm["rms_min_db"], 20 * np.log10(0.25))
     np.testing.assert_allclose(sm["dc_offset_db"], 20 * np.log10(0.125))
     assert signal_measures(np.zeros(100), sample_rate=FS)["peak_db"] == -200.0
+
+
+def test_reference_mode_keeps_a_float64_excitation(workload):
+    """The published code uses the sweep at the precision it is given. The paper's un-faded
+    linear sweep, made in float64 (scipy.signal.chirp), has |X| about 80 dB under the band near
+    Nyquist, where |Y|/|X| dominates the averaged zero-phase IR: rounding it to float32 first
+    (what reference mode did) changed the system IR and the filtered audio measurably."""
+    x32, y, z, h, dry = workload
+    x64 = rc.paper_sweep(FS, periods=3)                       # float64, as the published main()
+    assert x64.dtype == np.float64 and np.array_equal(x64.astype(np.float32), x32)
+    ref64 = rc.ciba_filter(x64, y, z, FS)
+    ref32 = rc.ciba_filter(x64.astype(np.float32), y, z, FS)
+    # the material is sensitive to the rounding (otherwise this test would check nothing)
+    assert corr(ref32["h"], ref64["h"]) < 0.9995
+    r = dereverb(z, excitation=x64, recorded_excitation=y, sample_rate=FS)
+    assert corr(r.system_ir, ref64["h"]) > 0.99999
+    assert corr(r.filter_ir, ref64["h2"]) > 0.9999
+    assert corr(r.audio, ref64["audio"]) >= 0.99999
+    assert corr(r.audio, ref64["audio"]) > corr(r.audio, ref32["audio"])
+    # float32 input is used as float32 values (a WAV read by the published program)
+    r32 = dereverb(z, excitation=x32, recorded_excitation=y, sample_rate=FS)
+    assert corr(r32.audio, ref32["audio"]) >= 0.99999
