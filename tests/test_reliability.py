@@ -136,3 +136,40 @@ def test_a_wav_header_claiming_1_hz_is_refused_quickly(tmp_path):
     assert "1000" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+# ---- transposed arrays: refused clearly, never thousands of channels ----------------------
+def test_samples_channels_arrays_are_refused_with_the_fix():
+    rng = np.random.default_rng(0)
+    h = (rng.standard_normal(4800) * 0.01).astype(np.float32)
+    x = (rng.standard_normal((48000, 2)) * 0.1).astype(np.float32)
+    with pytest.raises(irforge.ParameterError, match=r"looks like \(samples, channels\).*array\.T"):
+        irforge.convolve(x, h, sample_rate=48000)          # was a (48000, 4801) result, 0.92 GB
+    with pytest.raises(irforge.ParameterError, match=r"looks like \(samples, channels\)"):
+        irforge.deconvolve(rng.standard_normal((4800, 3)).astype(np.float32), h, sample_rate=48000)
+    with pytest.raises(irforge.ParameterError, match=r"looks like \(samples, channels\)"):
+        irforge.ImpulseResponse(np.zeros((4800, 2), np.float32), sample_rate=48000)
+    with pytest.raises(irforge.ParameterError, match="at most 64"):
+        irforge.convolve(np.zeros((100, 200), np.float32), h, sample_rate=48000)
+    # the transposed array works, and the effects take pedalboard's (samples, channels) too
+    assert irforge.convolve(x.T, h, sample_rate=48000).shape == (2, 48000 + 4799)
+    assert irforge.Convolver(h, sample_rate=48000).process(x, 48000).shape == (48000, 2)
+    # small arrays stay (channels, samples): 2 channels of 1 sample
+    assert irforge.convolve(np.ones((2, 1), np.float32), h, sample_rate=48000).shape == (2, 4800)
+
+
+def test_a_denormal_ir_is_silent_not_a_crash():
+    h = np.zeros(4800, np.float32)
+    h[0] = 1e-41  # a float32 denormal: flushed to zero by the engine
+    with pytest.raises(irforge.ParameterError, match="silent.*below -600 dBFS"):
+        irforge.convolve(np.ones(100, np.float32), h, sample_rate=48000)
+    with pytest.raises(irforge.ParameterError, match="silent"):
+        irforge.Convolver(h, sample_rate=48000)
+
+
+def test_big_endian_float_is_accepted():
+    x = (np.random.default_rng(0).standard_normal(1000) * 0.1).astype(">f4")
+    h = np.array([1.0, 0.5], ">f8")
+    y = irforge.convolve(x, h, sample_rate=48000)
+    ref = np.convolve(x.astype(np.float64), h.astype(np.float64))
+    assert np.max(np.abs(y - ref)) < 1e-6

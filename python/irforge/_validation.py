@@ -22,6 +22,8 @@ def as_float_array(x, name: str) -> np.ndarray:
             arr = arr.astype(np.float64)  # a literal list of numbers is fine
     else:
         raise TypeError(f"{name} must be a numpy array of float32 or float64, got {type(x).__name__}")
+    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in _FLOAT_DTYPES:
+        arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)  # big-endian data from a file
     if arr.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
     return arr.astype(np.float32, copy=False)
@@ -35,8 +37,18 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
+# More channels than this is not audio irforge handles (third-order ambisonics has 16): such an
+# array is almost always (samples, channels) passed the wrong way round, which would otherwise
+# be processed as thousands of channels (a (48000, 2) array convolved into 0.9 GB).
+MAX_CHANNELS = 64
+
+
 def as_audio_2d(x, name: str = "audio") -> tuple[np.ndarray, bool]:
-    """Audio as a C-contiguous float32 ``(channels, samples)`` array and whether it was 1-D."""
+    """Audio as a C-contiguous float32 ``(channels, samples)`` array and whether it was 1-D.
+
+    A 2-D array with more than :data:`MAX_CHANNELS` rows is refused: when it has fewer columns
+    than rows it is (samples, channels) the wrong way round, and the message says to pass ``.T``
+    (the effects' ``process()`` follows pedalboard instead and accepts either layout)."""
     arr = as_float_array(x, name)
     if arr.ndim == 1:
         out, was_1d = arr[None, :], True
@@ -48,6 +60,12 @@ def as_audio_2d(x, name: str = "audio") -> tuple[np.ndarray, bool]:
         )
     if out.shape[0] == 0:
         raise ParameterError(f"{name} has no channels (shape {arr.shape})")
+    if out.shape[0] > MAX_CHANNELS:
+        if out.shape[1] < out.shape[0]:
+            raise ParameterError(
+                f"{name} of shape {arr.shape} looks like (samples, channels); irforge takes "
+                f"(channels, samples): transpose it (array.T)")
+        raise ParameterError(f"{name} has {out.shape[0]} channels (shape {arr.shape}); at most {MAX_CHANNELS}")
     check_finite(out, name)
     return np.ascontiguousarray(out, dtype=np.float32), was_1d
 

@@ -45,25 +45,11 @@ def _cli_message(text, verb: str) -> str:
 
 
 def _read_audio(path, what: str = "input"):
-    """``(audio (channels, samples) float32, sample rate)`` of a file, or a clear error:
-    FileNotFoundError naming the path; ParameterError for an unreadable or empty file."""
-    import soundfile as sf
+    """``(audio (channels, samples) float32, sample rate)`` of a file, or a clear error
+    (FileNotFoundError naming the path; ParameterError for an unreadable, corrupt or empty file)."""
+    from .audio_io import read_audio
 
-    from ._errors import ParameterError
-    from ._validation import integral_rate
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file not found: {str(p)!r}")
-    if p.is_dir():
-        raise ParameterError(f"{what} path is a directory, not a file: {str(p)!r}")
-    try:
-        audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise ParameterError(f"cannot read {what} file {str(p)!r}: {exc}") from None
-    if audio.shape[0] == 0:
-        raise ParameterError(f"{what} file {str(p)!r} holds no samples (0 s): nothing to process")
-    return np.ascontiguousarray(audio.T), integral_rate(sr)
+    return read_audio(path, what)
 
 
 def _load_ir(path, *, mono: bool = False, channel: int | None = None):

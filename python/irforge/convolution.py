@@ -97,10 +97,17 @@ def _ir_array(ir, sample_rate: float | None) -> tuple[np.ndarray, float | None]:
     return np.ascontiguousarray(arr, dtype=np.float32), sample_rate
 
 
+# Below this peak an IR is silence for every purpose (-600 dBFS; float32's normal range ends at
+# 1.2e-38, and the engine flushes denormals): convolving with it returns zeros.
+_SILENT_PEAK = 1e-30
+
+
 def _check_audible(h: np.ndarray) -> None:
-    if not np.any(h):
+    peak = float(np.max(np.abs(h))) if h.size else 0.0
+    if peak < _SILENT_PEAK:
+        what = "all samples are zero" if peak == 0 else f"its peak is {peak:.3g}, below -600 dBFS"
         raise ParameterError(
-            f"the impulse response is silent (all {h.size} samples are zero): convolving with it "
+            f"the impulse response is silent ({what}, {h.size} samples): convolving with it "
             f"gives silence; check the file or the channel you selected")
 
 

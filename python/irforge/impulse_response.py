@@ -479,19 +479,11 @@ class ImpulseResponse:
         ParameterError
             The file cannot be decoded as audio, is empty, or holds non-finite samples.
         """
-        import soundfile as sf
+        from .audio_io import read_audio
 
         p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"impulse response file not found: {str(p)!r}")
-        if p.is_dir():
-            raise ParameterError(f"impulse response path is a directory, not a file: {str(p)!r}")
-        try:
-            data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-        except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
-            raise ParameterError(f"cannot read impulse response file {str(p)!r}: {exc}") from exc
-        if data.shape[0] == 0:
-            raise ParameterError(f"impulse response file {str(p)!r} holds no samples")
+        data, sr = read_audio(p, "impulse response")
+        data = data.T
         metadata = {"source": str(p)}
         if data.shape[1] == 4:
             from ._layout import header_layout
