@@ -14,7 +14,7 @@ import soundfile as sf
 
 import irforge
 from irforge import demo
-from irforge.impulse_response import write_audio_atomic
+from irforge.audio_io import write_audio_atomic
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

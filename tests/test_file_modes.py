@@ -9,7 +9,7 @@ import soundfile as sf
 
 import irforge
 from irforge import cli, sweeps
-from irforge.impulse_response import open_audio_atomic, write_audio_atomic, write_text_atomic
+from irforge.audio_io import open_audio_atomic, write_audio_atomic, write_text_atomic
 
 from conftest import data_file
 

@@ -1,20 +1,36 @@
-"""Reading audio files safely: the one reader behind ImpulseResponse.load and the CLI.
+"""Audio files in and out: the one reader and the atomic writers every feature uses.
 
 soundfile (libsndfile) decodes the formats; this module adds what it does not check: the
 path exists and is a file, the WAV header is sane (a PCM header claiming 7-bit samples decoded
 as twice the samples of garbage), the sample rate is in irforge's audio range (a header saying
 1 Hz made a 16 KB file cost gigabytes), the file holds samples, and a file shorter than its
 header says is read with a warning that names how much is missing.
+
+Writing: every file irforge writes goes through :func:`write_audio_atomic`,
+:func:`open_audio_atomic` (blocks, for streams) or :func:`write_text_atomic`: the data goes to
+an unnamed O_TMPFILE inode (Linux) or a named temp beside the destination and is renamed into
+place only when complete, so a destination is never half-written and ``kill -9`` leaves no
+litter (named temps of killed processes are removed by the next write into that folder); the
+file gets ``0666 & ~umask`` or the mode of the file it replaces; 16/24-bit writes that clip
+warn with the peak and the fix.
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import re
+import socket
+import stat
 import struct
+import tempfile
+import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._errors import ParameterError
+from ._errors import ClippingWarning, ParameterError
 from ._validation import check_sample_rate, integral_rate
 
 
@@ -120,3 +136,295 @@ def read_audio(path, what: str = "audio") -> tuple[np.ndarray, int | float]:
     if warning:
         warnings.warn(f"{what} file {str(p)!r}: {warning}", TruncatedFileWarning, stacklevel=2)
     return np.ascontiguousarray(data.T), integral_rate(sr)
+
+
+# ---- writing: atomic, with the umask's permissions, nothing left behind ---------------------
+SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
+FORMATS = {".wav": "WAV", ".aif": "AIFF", ".aiff": "AIFF", ".flac": "FLAC"}
+
+
+def check_destination(path, bit_depth, overwrite: bool) -> tuple[Path, str]:
+    """Validate an output path and bit depth before anything is computed: ``(path, format)``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown extension, unsupported bit depth (16, 24, 32 float), float FLAC.
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    FileNotFoundError
+        Its directory does not exist.
+    """
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ParameterError(f"unsupported audio file extension {p.suffix!r} for {str(p)!r}; "
+                             f"use one of {sorted(FORMATS)}")
+    if isinstance(bit_depth, bool) or bit_depth not in SUBTYPES:
+        raise ParameterError(f"bit_depth must be 16, 24 or 32 (float), got {bit_depth!r}")
+    if fmt == "FLAC" and bit_depth == 32:
+        raise ParameterError("FLAC has no float format: use bit_depth=16 or 24, or a .wav file")
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
+    return p, fmt
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read from /proc where it can be, so no other thread sees it change)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode(p: Path) -> int:
+    """The permission bits a file written at ``p`` gets: those of the file it replaces, else
+    ``0o666 & ~umask`` (what ``open()`` gives a new file; mkstemp alone would give 0600)."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+# Named temporary files carry the host and the process id, so that the next write into the same
+# folder can remove the ones a killed process left (only its own host's, only of dead processes).
+_HOST = socket.gethostname().replace(".", "_")[:40] or "host"
+_TEMP_RE = re.compile(r"^\..+\.irforge-(?P<host>[^.]+)-(?P<pid>\d+)-[^.]+\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Remove the temporary files that killed irforge processes of this host left in ``folder``;
+    returns how many. A temp of a live process (or of another host) is never touched."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        m = _TEMP_RE.match(name)
+        if not m or m["host"] != _HOST or int(m["pid"]) == os.getpid() or _pid_alive(int(m["pid"])):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def temp_beside(p: Path) -> str:
+    """An empty named temporary file in ``p``'s folder (same file system: renames are atomic),
+    with the permissions the final file must have (:func:`new_file_mode`). Stale temps of
+    killed processes in that folder are removed first (by :class:`_Pending`)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.irforge-{_HOST}-{os.getpid()}-", suffix=".tmp", dir=p.parent)
+    try:
+        os.fchmod(fd, new_file_mode(p))
+    finally:
+        os.close(fd)
+    return tmp
+
+
+_CLEANED: set[str] = set()
+
+
+class _Pending:
+    """A file being written for ``dest``: an unnamed O_TMPFILE inode where Linux offers one
+    (a kill leaves nothing: the inode dies with the process), else a named temp beside ``dest``.
+    ``commit()`` puts it in place atomically; ``discard()`` drops it."""
+
+    def __init__(self, dest: Path, binary: bool = True):
+        self.dest = dest
+        self.fd: int | None = None
+        self.name: str | None = None
+        folder = os.path.abspath(dest.parent)
+        if folder not in _CLEANED:  # what killed writers (named temps) left here, once a folder
+            remove_stale_temps(dest.parent)
+            _CLEANED.add(folder)
+        flag = getattr(os, "O_TMPFILE", 0)
+        if flag:
+            try:
+                self.fd = os.open(dest.parent, flag | os.O_RDWR, new_file_mode(dest))
+                os.fchmod(self.fd, new_file_mode(dest))  # not narrowed by the umask twice
+            except OSError:  # a file system without O_TMPFILE (some network/FUSE mounts)
+                self.fd = None
+        if self.fd is None:
+            self.name = temp_beside(dest)
+        self.file = (os.fdopen(self.fd, "w+b" if binary else "w+", closefd=False,
+                               **({} if binary else {"encoding": "utf-8"}))
+                     if self.fd is not None else open(self.name, "w+b" if binary else "w", **(
+                         {} if binary else {"encoding": "utf-8"})))
+
+    def commit(self) -> None:
+        self.file.flush()
+        if self.fd is not None:
+            # give the inode a hidden name, then rename it over dest (atomic replace)
+            name = f".{self.dest.name}.irforge-{_HOST}-{os.getpid()}-link.tmp"
+            link = os.path.join(self.dest.parent, name)
+            if os.path.lexists(link):
+                os.unlink(link)
+            # linkat(..., AT_SYMLINK_FOLLOW) on the /proc descriptor link (a dir fd makes Python
+            # call linkat rather than link, which would not follow it)
+            dir_fd = os.open(self.dest.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                os.link(f"/proc/self/fd/{self.fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            finally:
+                os.close(dir_fd)
+            try:
+                os.replace(link, self.dest)
+            except BaseException:
+                os.unlink(link)
+                raise
+        else:
+            self.file.close()
+            os.replace(self.name, self.dest)
+        self.close()
+
+    def discard(self) -> None:
+        self.close()
+        if self.name is not None and os.path.exists(self.name):
+            os.unlink(self.name)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+class _ClipCounter:
+    """Counts samples beyond full scale written to a fixed-point file, warns once at the end."""
+
+    def __init__(self, path: Path, bit_depth: int):
+        self.path, self.bit_depth = path, bit_depth
+        self.peak, self.clipped, self.total = 0.0, 0, 0
+
+    def add(self, data: np.ndarray) -> None:
+        if self.bit_depth == 32 or not np.size(data):
+            return
+        a = np.abs(np.asarray(data))
+        self.peak = max(self.peak, float(np.nanmax(a)))
+        self.clipped += int(np.count_nonzero(a > 1.0))
+        self.total += a.size
+
+    def report(self, stacklevel: int) -> None:
+        if self.clipped:
+            warnings.warn(
+                f"{str(self.path)!r}: {self.clipped} of {self.total} samples exceed full scale "
+                f"(peak {self.peak:.3g}, {20 * math.log10(self.peak):+.1f} dBFS) and were clipped "
+                f"in the {self.bit_depth}-bit file; normalise first (ImpulseResponse.normalize, "
+                f"`irforge convolve --normalize -1`) or write float (bit_depth=32)",
+                ClippingWarning, stacklevel=stacklevel)
+
+
+class _CountingWriter:
+    """A soundfile.SoundFile whose ``write`` also feeds a :class:`_ClipCounter`."""
+
+    def __init__(self, f, counter: _ClipCounter):
+        self._f, self._counter = f, counter
+
+    def write(self, data):
+        self._counter.add(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+@contextlib.contextmanager
+def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int = 32,
+                      overwrite: bool = False):
+    """A ``soundfile.SoundFile`` open for writing blocks to ``path``.
+
+    The samples go to an unnamed temporary file (or a named one beside ``path`` where the file
+    system has no O_TMPFILE) that is put in place only when the block ends without an error:
+    ``path`` is never half-written, and a killed process leaves nothing behind. The file gets
+    the umask's permissions (:func:`new_file_mode`); samples beyond full scale written to a
+    16/24-bit file give one :class:`irforge.ClippingWarning` at the end."""
+    import soundfile as sf
+
+    p, fmt = check_destination(path, bit_depth, overwrite)
+    pending = _Pending(p)
+    counter = _ClipCounter(p, bit_depth)
+    try:
+        with sf.SoundFile(pending.file, "w", samplerate=int(round(sample_rate)), channels=channels,
+                          subtype=SUBTYPES[bit_depth], format=fmt) as f:
+            yield _CountingWriter(f, counter)
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        raise
+    counter.report(stacklevel=4)
+
+
+def write_audio_pending(path, data: np.ndarray, sample_rate: float, *, bit_depth: int,
+                        overwrite: bool) -> _Pending:
+    """Write ``data`` (channels, samples) for ``path`` without putting it in place yet: the
+    caller commits (or discards) the result, e.g. several files all or none.
+
+    Samples beyond full scale in a 16/24-bit file give an :class:`irforge.ClippingWarning`
+    with the peak and the fix."""
+    import soundfile as sf
+
+    p, fmt = check_destination(path, bit_depth, overwrite)
+    counter = _ClipCounter(p, bit_depth)
+    counter.add(data)
+    counter.report(stacklevel=4)
+    pending = _Pending(p)
+    try:
+        sf.write(pending.file, np.asarray(data, dtype=np.float32).T, int(round(sample_rate)),
+                 subtype=SUBTYPES[bit_depth], format=fmt)
+    except BaseException:
+        pending.discard()
+        raise
+    return pending
+
+
+def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth: int = 32,
+                       overwrite: bool = False) -> Path:
+    """Write ``data`` (channels, samples) to ``path`` atomically (see :func:`open_audio_atomic`)."""
+    pending = write_audio_pending(path, data, sample_rate, bit_depth=bit_depth, overwrite=overwrite)
+    try:
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        raise
+    return Path(path)
+
+
+def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
+    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
+    pending = _Pending(p, binary=False)
+    try:
+        pending.file.write(text)
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        raise
+    return p

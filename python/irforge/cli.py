@@ -86,7 +86,7 @@ def _cmd_demo(args) -> int:
 def _cmd_convolve(args) -> int:
     from ._errors import ClippingWarning
     from .convolution import convolve
-    from .impulse_response import write_audio_atomic
+    from .audio_io import write_audio_atomic
 
     ir = _load_ir(args.ir, mono=args.mono, channel=args.channel)
     audio, sr = _read_audio(args.input)
@@ -138,7 +138,7 @@ def _make_sweep(kind, f_start_hz, f_end_hz, duration_s, sample_rate, amplitude, 
 def _write_json(path, desc: dict, overwrite: bool) -> Path:
     import json
 
-    from .impulse_response import write_text_atomic
+    from .audio_io import write_text_atomic
 
     return write_text_atomic(path, json.dumps(desc, indent=2), overwrite=overwrite)
 
@@ -150,7 +150,7 @@ def _complex_files(output) -> tuple[Path, Path]:
 
 def _cmd_sweep(args) -> int:
     from . import sweeps
-    from .impulse_response import _check_destination, write_audio_atomic
+    from .audio_io import check_destination, write_audio_atomic
 
     extra = {"order": args.order, "periods": args.periods} if args.kind == "mls" else {}
     sw = _make_sweep(args.kind, args.f_start, args.f_end, args.duration, args.sample_rate,
@@ -161,7 +161,7 @@ def _cmd_sweep(args) -> int:
         pre, gap = int(round(0.5 * sw.sample_rate)), int(round(args.gap * sw.sample_rate))
         files = _complex_files(args.output)
         for f in files:          # every destination is checked before anything is written
-            _check_destination(f, 32, args.overwrite)
+            check_destination(f, 32, args.overwrite)
             if _sidecar(f).exists() and not args.overwrite:
                 raise FileExistsError(f"{_sidecar(f)} exists (use --overwrite)")
         for f, part, x in zip(files, ("cos", "sin"), (sw.signal, sw.signal_sine)):
@@ -262,7 +262,7 @@ def _cmd_analyze(args) -> int:
     import json
 
     from .analysis import analyze
-    from .impulse_response import write_text_atomic
+    from .audio_io import write_text_atomic
 
     ir = _load_ir(args.ir, channel=args.channel)
     bands = None if args.bands == "none" else args.bands
@@ -307,7 +307,7 @@ def _dereverb_default_mode() -> str:
 
 def _cmd_dereverb(args) -> int:
     from .dereverberation import dereverb
-    from .impulse_response import write_audio_atomic
+    from .audio_io import write_audio_atomic
 
     z, sr = _read_audio(args.input, "recording")
     x, sr_x = _read_audio(args.excitation, "excitation")

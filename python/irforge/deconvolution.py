@@ -1319,12 +1319,12 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     import soundfile as sf
 
     from . import _core
-    from .impulse_response import _check_destination, open_audio_atomic
+    from .audio_io import check_destination, open_audio_atomic
 
     in_p, out_p = Path(in_path), Path(out_path)
     if not in_p.exists():
         raise FileNotFoundError(f"recording file not found: {str(in_p)!r}")
-    _check_destination(out_p, bit_depth, overwrite)     # before the first pass over the input
+    check_destination(out_p, bit_depth, overwrite)     # before the first pass over the input
     auto = method == "auto"
     method = _check_method(method)
     if method not in ("wiener", "tikhonov", "kirkeby"):

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import signal
 
 from .convolution import convolve
-from .impulse_response import ImpulseResponse, write_audio_atomic
+from .audio_io import write_audio_atomic
+from .impulse_response import ImpulseResponse
 
 # E-minor-ish strums: (start_s, [MIDI notes])
 _STRUMS = [(0.0, [40, 47, 52, 55, 59, 64]), (1.0, [43, 47, 50, 55, 59, 67]),

@@ -101,7 +101,8 @@ import numpy as np
 
 from . import _layout
 from ._errors import ParameterError
-from .impulse_response import _FADES, ImpulseResponse, _check_destination, _write_audio_temp
+from .audio_io import check_destination, write_audio_pending
+from .impulse_response import _FADES, ImpulseResponse
 
 try:  # Python >= 3.11
     import tomllib
@@ -441,19 +442,20 @@ def _backup(dest: Path) -> str:
     return backup
 
 
-def _commit(pairs: list[tuple[str, Path]]) -> None:
-    """Rename every temporary file onto its destination, all or none."""
+def _commit(pairs: list) -> None:
+    """Put every pending file (:func:`irforge.audio_io.write_audio_pending`) onto its
+    destination, all or none."""
     done: list[tuple[Path, str | None]] = []  # committed destinations and their backups
     pending: str | None = None                # backup of the destination being committed
     try:
-        for tmp, dest in pairs:
+        for file, dest in pairs:
             pending = _backup(dest) if dest.exists() else None
-            os.replace(tmp, dest)  # atomic: dest is the old or the new file, never missing
+            file.commit()  # atomic: dest is the old or the new file, never missing
             done.append((dest, pending))
             pending = None
     except BaseException:
         if pending is not None and os.path.exists(pending):
-            os.unlink(pending)  # that rename failed: its destination is untouched
+            os.unlink(pending)  # that commit failed: its destination is untouched
         for dest, backup in reversed(done):
             try:
                 if backup is not None:
@@ -462,9 +464,8 @@ def _commit(pairs: list[tuple[str, Path]]) -> None:
                     os.unlink(dest)
             except OSError:
                 pass
-        for tmp, _ in pairs:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        for file, _ in pairs:
+            file.discard()
         raise
     for _, backup in done:
         if backup is not None and os.path.exists(backup):
@@ -535,19 +536,18 @@ def export(ir: ImpulseResponse, path, *, preset: str = "generic", overwrite: boo
     s = load_preset(preset, **overrides)
     dests = _destinations(path, s)
     for d in dests:  # every destination is checked before anything is computed or written
-        _check_destination(d, s["bit_depth"], overwrite)
+        check_destination(d, s["bit_depth"], overwrite)
     prepared = prepare(ir, preset=preset, **overrides)
     data = prepared.data
     parts = [data[:2], data[2:]] if s["split_true_stereo"] else [data]
-    temps: list[str] = []
+    temps: list = []
     try:
         for part, dest in zip(parts, dests):
-            temps.append(_write_audio_temp(dest, part, prepared.sample_rate,
-                                           bit_depth=s["bit_depth"], overwrite=overwrite))
+            temps.append(write_audio_pending(dest, part, prepared.sample_rate,
+                                             bit_depth=s["bit_depth"], overwrite=overwrite))
     except BaseException:
         for t in temps:
-            if os.path.exists(t):
-                os.unlink(t)
+            t.discard()
         raise
     _commit(list(zip(temps, dests)))
     return dests

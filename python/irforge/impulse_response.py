@@ -10,24 +10,16 @@ entry ``{"op": name, ...parameters and what it found}`` to ``metadata["history"]
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import stat
-import tempfile
-import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._errors import ClippingWarning, ParameterError
+from ._errors import ParameterError
 from ._validation import as_audio_2d, check_real, check_sample_rate, integral_rate
+from .audio_io import write_audio_atomic
 
 # soundfile subtypes for bit_depth
-_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
-_FORMATS = {".wav": "WAV", ".aif": "AIFF", ".aiff": "AIFF", ".flac": "FLAC"}
-
 # fade_out() shapes: gain as a function of x in (0, 1], x = 1 at the last sample
 _FADES = {
     "hann": lambda x: 0.5 * (1.0 + np.cos(np.pi * x)),
@@ -523,183 +515,6 @@ class ImpulseResponse:
         """
         return write_audio_atomic(path, self._data, self._sample_rate, bit_depth=bit_depth,
                                   overwrite=overwrite)
-
-
-def _check_destination(path, bit_depth, overwrite: bool) -> tuple[Path, str]:
-    """Validate an output path and bit depth: ``(path, soundfile format)``."""
-    p = Path(path)
-    fmt = _FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise ParameterError(f"unsupported audio file extension {p.suffix!r} for {str(p)!r}; "
-                             f"use one of {sorted(_FORMATS)}")
-    if isinstance(bit_depth, bool) or bit_depth not in _SUBTYPES:
-        raise ParameterError(f"bit_depth must be 16, 24 or 32 (float), got {bit_depth!r}")
-    if fmt == "FLAC" and bit_depth == 32:
-        raise ParameterError("FLAC has no float format: use bit_depth=16 or 24, or a .wav file")
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
-    if not p.parent.exists():
-        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
-    return p, fmt
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def current_umask() -> int:
-    """The process umask (read from /proc where it can be, so no other thread sees it change)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def new_file_mode(p: Path) -> int:
-    """The permission bits a file written at ``p`` gets: those of the file it replaces, else
-    ``0o666 & ~umask`` (what ``open()`` gives a new file; mkstemp alone would give 0600)."""
-    try:
-        return stat.S_IMODE(os.stat(p).st_mode)
-    except OSError:
-        return 0o666 & ~current_umask()
-
-
-def temp_beside(p: Path) -> str:
-    """An empty temporary file in ``p``'s directory (same file system: renames are atomic),
-    with the permissions the final file must have (:func:`new_file_mode`)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        os.fchmod(fd, new_file_mode(p))
-    finally:
-        os.close(fd)
-    return tmp
-
-
-class _ClipCounter:
-    """Counts samples beyond full scale written to a fixed-point file, warns once at the end."""
-
-    def __init__(self, path: Path, bit_depth: int):
-        self.path, self.bit_depth = path, bit_depth
-        self.peak, self.clipped, self.total = 0.0, 0, 0
-
-    def add(self, data: np.ndarray) -> None:
-        if self.bit_depth == 32 or not np.size(data):
-            return
-        a = np.abs(np.asarray(data))
-        self.peak = max(self.peak, float(np.nanmax(a)))
-        self.clipped += int(np.count_nonzero(a > 1.0))
-        self.total += a.size
-
-    def report(self, stacklevel: int) -> None:
-        if self.clipped:
-            warnings.warn(
-                f"{str(self.path)!r}: {self.clipped} of {self.total} samples exceed full scale "
-                f"(peak {self.peak:.3g}, {20 * math.log10(self.peak):+.1f} dBFS) and were clipped "
-                f"in the {self.bit_depth}-bit file; normalise first (ImpulseResponse.normalize, "
-                f"`irforge convolve --normalize -1`) or write float (bit_depth=32)",
-                ClippingWarning, stacklevel=stacklevel)
-
-
-class _CountingWriter:
-    """A soundfile.SoundFile whose ``write`` also feeds a :class:`_ClipCounter`."""
-
-    def __init__(self, f, counter: _ClipCounter):
-        self._f, self._counter = f, counter
-
-    def write(self, data):
-        self._counter.add(data)
-        return self._f.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-
-@contextlib.contextmanager
-def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int = 32,
-                      overwrite: bool = False):
-    """A ``soundfile.SoundFile`` open for writing blocks to ``path``: it is a temporary file
-    beside ``path`` until the block ends, then renamed into place; an error removes it, so
-    ``path`` is never half-written. The file gets the umask's permissions
-    (:func:`new_file_mode`); samples beyond full scale written to a 16/24-bit file give one
-    :class:`irforge.ClippingWarning` at the end."""
-    import soundfile as sf
-
-    p, fmt = _check_destination(path, bit_depth, overwrite)
-    tmp = temp_beside(p)
-    counter = _ClipCounter(p, bit_depth)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=int(round(sample_rate)), channels=channels,
-                          subtype=_SUBTYPES[bit_depth], format=fmt) as f:
-            yield _CountingWriter(f, counter)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    counter.report(stacklevel=4)
-
-
-def _write_audio_temp(path, data: np.ndarray, sample_rate: float, *, bit_depth: int,
-                      overwrite: bool) -> str:
-    """Write ``data`` to a temporary file beside ``path``; returns its name (caller renames).
-
-    The file has the permissions of :func:`new_file_mode`; samples beyond full scale in a
-    16/24-bit file give an :class:`irforge.ClippingWarning` with the peak and the fix."""
-    import soundfile as sf
-
-    p, fmt = _check_destination(path, bit_depth, overwrite)
-    counter = _ClipCounter(p, bit_depth)
-    counter.add(data)
-    counter.report(stacklevel=4)
-    tmp = temp_beside(p)
-    try:
-        sf.write(tmp, np.asarray(data, dtype=np.float32).T, int(round(sample_rate)),
-                 subtype=_SUBTYPES[bit_depth], format=fmt)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth: int = 32,
-                       overwrite: bool = False) -> Path:
-    """Write ``data`` (channels, samples) to ``path`` via a temporary file and a rename."""
-    p = Path(path)
-    tmp = _write_audio_temp(p, data, sample_rate, bit_depth=bit_depth, overwrite=overwrite)
-    try:
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
-
-
-def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
-    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
-    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
-    if not p.parent.exists():
-        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
-    tmp = temp_beside(p)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
 
 
 def ir_input(ir, sample_rate, *, name: str = "impulse response") -> tuple[np.ndarray, float, dict]:

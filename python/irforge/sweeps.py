@@ -614,7 +614,7 @@ def write_playback(path, sweep: Sweep, *, repeats=1, pre_silence_s=0.5, gap_s=3.
     >>> len(pb.sweep_starts)
     2
     """
-    from .impulse_response import write_audio_atomic
+    from .audio_io import write_audio_atomic
 
     if not isinstance(sweep, Sweep):
         raise TypeError(f"sweep must be an irforge.Sweep, got {type(sweep).__name__}")

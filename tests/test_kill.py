@@ -1,0 +1,80 @@
+"""kill -9 at any moment: no partial output at a destination, no temporary file left behind."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from irforge import audio_io
+
+WRITER = textwrap.dedent("""
+    import sys, time, numpy as np
+    from irforge.audio_io import open_audio_atomic
+    with open_audio_atomic(sys.argv[1], 48000, 2, bit_depth=24) as f:
+        print("open", flush=True)
+        for _ in range(10000):
+            f.write(np.zeros((4800, 2), np.float32))
+            time.sleep(0.001)
+""")
+
+
+def _start_and_kill(args, after_s, ready=None):
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if ready:
+        assert p.stdout.readline().strip() == ready
+    time.sleep(after_s)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    return p
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.3])
+def test_streaming_writer_killed_leaves_nothing(tmp_path, after_s):
+    out = tmp_path / "out.wav"
+    _start_and_kill([sys.executable, "-c", WRITER, str(out)], after_s, ready="open")
+    assert os.listdir(tmp_path) == [], os.listdir(tmp_path)
+
+
+def test_cli_killed_mid_deconvolution_leaves_nothing(tmp_path):
+    rng = np.random.default_rng(0)
+    sr = 48000
+    h = (rng.standard_normal(4800) * np.exp(-np.arange(4800) / 800)).astype(np.float32) * 0.1
+    x = (rng.standard_normal(sr * 60) * 0.05).astype(np.float32)
+    take, room = tmp_path / "take.wav", tmp_path / "room.wav"
+    sf.write(take, np.convolve(x, h)[: x.size] + 1e-4 * rng.standard_normal(x.size), sr, subtype="PCM_24")
+    sf.write(room, h, sr, subtype="FLOAT")
+    before = sorted(os.listdir(tmp_path))
+    for after_s in (0.8, 2.0):
+        _start_and_kill([sys.executable, "-m", "irforge.cli", "deconvolve", str(take), str(room),
+                         str(tmp_path / "dry.wav")], after_s)
+        assert sorted(os.listdir(tmp_path)) == before, os.listdir(tmp_path)
+
+
+def test_named_temps_of_dead_processes_are_removed_on_the_next_write(tmp_path):
+    # the fallback where O_TMPFILE is missing: a killed process's named temp is cleaned up by
+    # the next write into the folder; a live process's temp and other files are left alone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f".out.wav.irforge-{audio_io._HOST}-{dead}-abc123.tmp"
+    alive = tmp_path / f".out.wav.irforge-{audio_io._HOST}-{os.getppid()}-def456.tmp"
+    other_host = tmp_path / f".out.wav.irforge-elsewhere-{dead}-ghi789.tmp"
+    mine = tmp_path / "keep.txt"
+    for f in (stale, alive, other_host, mine):
+        f.write_bytes(b"x" * 1000)
+    audio_io.write_audio_atomic(tmp_path / "new.wav", np.zeros((1, 100), np.float32), 48000)
+    left = set(os.listdir(tmp_path))
+    assert stale.name not in left
+    assert {alive.name, other_host.name, mine.name, "new.wav"} <= left
+
+
+def test_without_o_tmpfile_the_named_temp_is_renamed(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    out = tmp_path / "out.wav"
+    audio_io.write_audio_atomic(out, np.ones((2, 100), np.float32) * 0.5, 48000)
+    assert os.listdir(tmp_path) == ["out.wav"]
+    assert np.allclose(sf.read(out)[0], 0.5)
