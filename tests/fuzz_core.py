@@ -35,6 +35,7 @@ INTS = [-(2**63), -(2**31), -1, 0, 1, 2, 3, 7, 16, 64, 1000, 4096, 2**22, 2**31,
 FLOATS = [float("nan"), float("inf"), -float("inf"), -1.0, 0.0, 1e-300, 0.5, 1.0, 1e300]
 ALLOWED = (ValueError, TypeError, OverflowError)
 WATCHDOG_S = 20.0
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def _array(rng: random.Random, *, ndim=None, dtype=None, size=None) -> np.ndarray:
@@ -159,8 +160,10 @@ def _call_specs(core):
 def _child(seed: int, start: int, count: int, log_path: str) -> None:
     from irforge import _core
 
-    # a finding, not a swap storm: absurd allocations fail as MemoryError
-    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, resource.RLIM_INFINITY))
+    # a finding, not a swap storm: absurd allocations fail as MemoryError (under ASan, which
+    # reserves terabytes of shadow address space, allocator_may_return_null does that instead)
+    if not UNDER_ASAN:
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, resource.RLIM_INFINITY))
     specs = _call_specs(_core)
     names = sorted(specs)
     with open(log_path, "a", buffering=1) as log:
@@ -186,6 +189,8 @@ def run(calls: int, seed: int, timeout_s: float = 600.0) -> dict:
     os.close(fd)
     findings, done, start = [], {}, 0
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if UNDER_ASAN:
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":allocator_may_return_null=1"
     try:
         while start < calls:
             try:
