@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import warnings
 
 import numpy as np
 
 from . import _core, _layout
+from ._effect import FairLock
 from ._errors import ClippingWarning, ParameterError
 from ._validation import (as_audio_2d, as_float_array, check_finite, check_positive_int,
                           check_real, check_sample_rate)
@@ -318,7 +318,7 @@ class Convolver:
         self._engine_key = None
         self._ir_cache: dict[float, np.ndarray] = {}
         self._last_layout = None  # "first" or "last", for ambiguous square inputs
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # shared use: calls take turns in arrival order
 
     # -- properties ---------------------------------------------------------------------
     @property

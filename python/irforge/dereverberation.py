@@ -42,7 +42,6 @@ References
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +49,7 @@ import scipy.fft as sfft
 import scipy.signal as ss
 
 from ._cepstrum import minimum_phase_from_cepstrum
+from ._effect import FairLock
 from ._errors import ParameterError
 from ._validation import (
     as_float_array,
@@ -1128,7 +1128,7 @@ class Dereverb:
         self._r = result
         self._gain = float(result.gain) if gain is None else check_real(gain, "gain")
         self._sr = float(result.sample_rate)
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # shared use: calls take turns in arrival order
         if result.mode == "improved":
             from .convolution import Convolver
 
