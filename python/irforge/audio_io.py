@@ -79,6 +79,33 @@ def _wav_problems(p: Path) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _checked_info(path, what: str):
+    """``(path, soundfile info, sample rate)`` after every check that needs no samples."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} file not found: {str(p)!r}")
+    if p.is_dir():
+        raise ParameterError(f"{what} path is a directory, not a file: {str(p)!r}")
+    error, warning = _wav_problems(p)
+    if error:
+        raise ParameterError(f"cannot read {what} file {str(p)!r}: {error}")
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
+        raise ParameterError(f"cannot read {what} file {str(p)!r}: {exc}") from None
+    try:
+        sr = check_sample_rate(info.samplerate, "sample rate")
+    except ParameterError as exc:
+        raise ParameterError(f"{what} file {str(p)!r}: {exc}") from None
+    if info.frames == 0:
+        raise ParameterError(f"{what} file {str(p)!r} holds no samples (0 s): nothing to process")
+    if warning:
+        warnings.warn(f"{what} file {str(p)!r}: {warning}", TruncatedFileWarning, stacklevel=3)
+    return p, info, integral_rate(sr)
+
+
 def read_audio(path, what: str = "audio") -> tuple[np.ndarray, int | float]:
     """Read an audio file (WAV, AIFF, FLAC, anything soundfile reads).
 
@@ -109,22 +136,7 @@ def read_audio(path, what: str = "audio") -> tuple[np.ndarray, int | float]:
     """
     import soundfile as sf
 
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file not found: {str(p)!r}")
-    if p.is_dir():
-        raise ParameterError(f"{what} path is a directory, not a file: {str(p)!r}")
-    error, warning = _wav_problems(p)
-    if error:
-        raise ParameterError(f"cannot read {what} file {str(p)!r}: {error}")
-    try:
-        info = sf.info(str(p))
-    except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
-        raise ParameterError(f"cannot read {what} file {str(p)!r}: {exc}") from None
-    try:
-        sr = check_sample_rate(info.samplerate, "sample rate")
-    except ParameterError as exc:
-        raise ParameterError(f"{what} file {str(p)!r}: {exc}") from None
+    p, _, sr = _checked_info(path, what)
     try:
         data, _ = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -133,9 +145,31 @@ def read_audio(path, what: str = "audio") -> tuple[np.ndarray, int | float]:
         raise ParameterError(f"{what} file {str(p)!r} holds no samples (0 s): nothing to process")
     if not np.isfinite(data).all():
         raise ParameterError(f"{what} file {str(p)!r} holds NaN or Inf samples: the file is corrupt")
-    if warning:
-        warnings.warn(f"{what} file {str(p)!r}: {warning}", TruncatedFileWarning, stacklevel=2)
-    return np.ascontiguousarray(data.T), integral_rate(sr)
+    return np.ascontiguousarray(data.T), sr
+
+
+def audio_info(path, what: str = "audio") -> tuple[int, int, int | float]:
+    """``(channels, frames, sample rate)`` of an audio file, after the checks of
+    :func:`read_audio` that need no samples (for streaming it block by block)."""
+    _, info, sr = _checked_info(path, what)
+    return info.channels, info.frames, sr
+
+
+def read_blocks(path, block_frames: int, what: str = "audio"):
+    """Yield a file's samples as float32 ``(channels, <= block_frames)`` blocks (bounded memory).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`read_audio`, and for NaN/Inf in a block."""
+    import soundfile as sf
+
+    p, _, _ = _checked_info(path, what)
+    with sf.SoundFile(str(p)) as f:
+        for block in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+            if not np.isfinite(block).all():
+                raise ParameterError(f"{what} file {str(p)!r} holds NaN or Inf samples: the file is corrupt")
+            yield np.ascontiguousarray(block.T)
 
 
 # ---- writing: atomic, with the umask's permissions, nothing left behind ---------------------
