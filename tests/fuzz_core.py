@@ -1,4 +1,4 @@
-"""Random-argument fuzzing of the C++ extension irforge._core.
+"""Random-argument fuzzing of the C++ extension irforge._core and of the public API.
 
 Every binding is called with random arrays (dtypes, shapes, strides, NaN/Inf, empty and
 0-d arrays) and random scalars (negative, zero, huge, NaN), over and over. A call may return
@@ -157,14 +157,120 @@ def _call_specs(core):
     }
 
 
-def _child(seed: int, start: int, count: int, log_path: str) -> None:
+RATES = [48000, 44100, 8000, 0, -1, 0.5, 1e300, float("nan"), 999, 768000]
+OPTS = FLOATS + [-100.0, -40.0, 0.1, 2.0, 20.0, 20000.0]
+
+
+def _audio(rng: random.Random) -> np.ndarray:
+    """Mostly plausible audio (1-D or (channels, samples), 0.01-0.5 s), sometimes anything."""
+    if rng.random() < 0.25:
+        return _array(rng)
+    g = np.random.default_rng(rng.randrange(2**32))
+    n = rng.choice([0, 1, 100, 2000, 8000, 24000])
+    shape = (n,) if rng.random() < 0.5 else (rng.choice([1, 2, 4]), n)
+    a = (g.standard_normal(shape) * rng.choice([0.0, 1e-6, 0.1, 10.0])).astype(rng.choice([np.float32, np.float64]))
+    return a.T if rng.random() < 0.1 else a
+
+
+def _ir(rng: random.Random):
+    g = np.random.default_rng(rng.randrange(2**32))
+    n = rng.choice([1, 2, 64, 1000, 4800])
+    h = (g.standard_normal((rng.choice([1, 2, 4]), n)) * np.exp(-np.arange(n) / max(n / 6, 1))).astype(np.float32)
+    if rng.random() < 0.3:
+        return _audio(rng)
+    if rng.random() < 0.5:
+        import irforge
+        try:
+            return irforge.ImpulseResponse(h, sample_rate=rng.choice([48000, 44100]))
+        except ALLOWED:
+            return h
+    return h
+
+
+def _api_specs():
+    import irforge
+
+    def rate(rng):  # mostly valid, so that calls get past validation
+        return rng.choice([48000, 44100, 48000]) if rng.random() < 0.8 else rng.choice(RATES)
+
+    def opt(rng):
+        return rng.choice([-40.0, 0.1, 20.0, 2.0, 0.5]) if rng.random() < 0.6 else rng.choice(OPTS)
+
+    def ir_method(rng):
+        ir = irforge.ImpulseResponse(_ir(rng) if rng.random() < 0.2 else np.r_[1.0, np.zeros(999)] * 0.5,
+                                     sample_rate=rate(rng))
+        m = rng.choice(["trim", "fade_out", "normalize", "minimum_phase", "resample", "to_mono"])
+        if m == "trim":
+            return ir.trim(pre_s=opt(rng))
+        if m == "fade_out":
+            return ir.fade_out(length_s=opt(rng))
+        if m == "normalize":
+            return ir.normalize(mode=rng.choice(["peak", "rms", "energy", "bogus"]), target_db=opt(rng))
+        if m == "resample":
+            return ir.resample(rate(rng))
+        if m == "to_mono":
+            return ir.to_mono(channel=_small(rng) if rng.random() < 0.5 else None)
+        return ir.minimum_phase()
+
+    def convolver(rng):
+        fx = irforge.Convolver(_ir(rng), sample_rate=rate(rng), mix=opt(rng), gain_db=opt(rng))
+        for _ in range(2):
+            fx.process(_audio(rng), rate(rng), buffer_size=_small(rng) or 1, reset=rng.random() < 0.5)
+        return fx.tail_samples
+
+    def sweep(rng):
+        kind = rng.choice(["exponential", "linear", "mls", "complex_pair"])
+        if kind == "mls":
+            return irforge.sweeps.mls(_small(rng), sample_rate=rate(rng))
+        if kind == "complex_pair":
+            return irforge.sweeps.complex_pair(rng.choice([0.1, 0.0, -1.0, 1e9, float("nan")]), sample_rate=rate(rng))
+        f = getattr(irforge.sweeps, kind)
+        return f(opt(rng), opt(rng), rng.choice([0.1, 0.5, 0.0, -1.0, 1e9, float("nan")]), sample_rate=rate(rng))
+
+    def measure(rng):
+        sw = irforge.sweeps.exponential(20, 20000, 0.2, sample_rate=48000)
+        y = np.convolve(sw.signal, np.r_[0.0, 0.5, 0.25])[: sw.signal.size + rng.choice([0, 100, -100])]
+        ex = sw if rng.random() < 0.7 else _audio(rng)
+        return irforge.measure_ir(ex, y if rng.random() < 0.7 else _audio(rng), sample_rate=rate(rng),
+                                  method=rng.choice(["auto", "inverse", "division", "h1", "cepstral", "bogus"]),
+                                  latency=rng.choice(["auto", 0, -5, 2**63, 10**9, float("nan")]),
+                                  ir_length_s=rng.choice([None, 0.05, 0.0, -1.0, 1e9, float("nan")]),
+                                  regularization_db=opt(rng))
+
+    return {
+        "api.convolve": lambda rng: irforge.convolve(_audio(rng), _ir(rng), sample_rate=rate(rng),
+                                                     mode=rng.choice(["full", "same", "x"]),
+                                                     threads=rng.choice([None, 1, 0, -1, 10**6])),
+        "api.Convolver": convolver,
+        "api.deconvolve": lambda rng: irforge.deconvolve(
+            _audio(rng), _ir(rng), sample_rate=rate(rng),
+            method=rng.choice(["auto", "wiener", "tikhonov", "kirkeby", "naive", "stft", "threshold", "x"]),
+            lam=rng.choice([None, 0.0, -1.0, 1e-3, float("nan"), float("inf")]),
+            regularization_db=(opt(rng), opt(rng)), f_low_hz=opt(rng)),
+        "api.inverse_filter": lambda rng: irforge.inverse_filter(_ir(rng), sample_rate=rate(rng),
+                                                                 f_low_hz=opt(rng), regularization_db=(opt(rng), opt(rng))),
+        "api.analyze": lambda rng: irforge.analyze(_ir(rng), sample_rate=rate(rng) if rng.random() < 0.5 else None,
+                                                   bands=rng.choice(["octave", "third", None, "x"])),
+        "api.shape_decay": lambda rng: irforge.shape_decay(_ir(rng), scale=opt(rng), sample_rate=rate(rng)),
+        "api.blind_t60": lambda rng: irforge.blind_t60(_audio(rng), sample_rate=rate(rng)),
+        "api.ImpulseResponse": ir_method,
+        "api.sweeps": sweep,
+        "api.measure_ir": measure,
+        "api.metrics": lambda rng: irforge.metrics.si_sdr(_audio(rng), _audio(rng)),
+    }
+
+
+def _child(seed: int, start: int, count: int, log_path: str, target: str = "core") -> None:
     from irforge import _core
 
     # a finding, not a swap storm: absurd allocations fail as MemoryError (under ASan, which
     # reserves terabytes of shadow address space, allocator_may_return_null does that instead)
     if not UNDER_ASAN:
         resource.setrlimit(resource.RLIMIT_AS, (6 << 30, resource.RLIM_INFINITY))
-    specs = _call_specs(_core)
+    import warnings
+
+    warnings.simplefilter("ignore")  # warnings are not findings here
+    specs = _call_specs(_core) if target == "core" else _api_specs()
     names = sorted(specs)
     with open(log_path, "a", buffering=1) as log:
         for i in range(start, start + count):
@@ -183,7 +289,7 @@ def _child(seed: int, start: int, count: int, log_path: str) -> None:
             log.write(json.dumps({"i": i, "name": name, "state": outcome}) + "\n")
 
 
-def run(calls: int, seed: int, timeout_s: float = 600.0) -> dict:
+def run(calls: int, seed: int, timeout_s: float = 600.0, target: str = "core") -> dict:
     """Fuzz ``calls`` calls; returns counts and the findings (each with the call's index and name)."""
     fd, log_path = tempfile.mkstemp(prefix="irforge-fuzz-", suffix=".jsonl")
     os.close(fd)
@@ -195,7 +301,7 @@ def run(calls: int, seed: int, timeout_s: float = 600.0) -> dict:
         while start < calls:
             try:
                 p = subprocess.run([sys.executable, __file__, "--child", str(seed), str(start),
-                                    str(calls - start), log_path], capture_output=True, text=True,
+                                    str(calls - start), log_path, target], capture_output=True, text=True,
                                    timeout=timeout_s, env=env)
                 rc, err = p.returncode, p.stderr
             except subprocess.TimeoutExpired:
@@ -231,12 +337,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--child", nargs=4, metavar=("SEED", "START", "COUNT", "LOG"), help=argparse.SUPPRESS)
+    ap.add_argument("--target", choices=["core", "api"], default="core",
+                    help="the C++ bindings (core) or the public Python API (api)")
+    ap.add_argument("--child", nargs=5, metavar=("SEED", "START", "COUNT", "LOG", "TARGET"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        _child(int(a.child[0]), int(a.child[1]), int(a.child[2]), a.child[3])
+        _child(int(a.child[0]), int(a.child[1]), int(a.child[2]), a.child[3], a.child[4])
         return 0
-    res = run(a.calls, a.seed)
+    res = run(a.calls, a.seed, target=a.target)
     print(f"{res['calls']} calls: {res['ok']} returned, {res['refused']} refused, "
           f"{len(res['findings'])} findings")
     for f in res["findings"]:
