@@ -305,6 +305,74 @@ def _inverse_spectrum(x: np.ndarray, nfft: int, sr: float, band, regularization_
     return inv
 
 
+#: half-width of the smoothing of |X|^2 that :func:`band_window` compares with the edge level, octaves
+_EDGE_SMOOTH_OCT = 1.0 / 48
+#: the band-edge reference level of |X|^2 is its median over this far inside each edge, octaves
+_EDGE_REF_OCT = (1.0 / 24, 1.0 / 6)
+
+
+def band_window(power: np.ndarray, freqs: np.ndarray, band) -> np.ndarray:
+    """Roll-off ``D(f)`` applied to the inverse outside the excited band (the measurement band policy).
+
+    Inside the band the estimate is ``Y / X``. Where the excitation's energy falls below its
+    level at the band edge (the sweep's fades, the Fresnel ripple at its ends, and everything
+    beyond ``f_start_hz``/``f_end_hz``), the response is rolled off as fast as that energy:
+    ``D(f) = min(1, P(f) / P_edge)``, with ``P`` the power spectrum ``|X|^2`` smoothed over
+    1/24 octave (at the low edge: 2/3 octave, and ``P_edge`` 10 dB lower, because a
+    roll-off a fraction of a hertz wide would ring past the IR window) and ``P_edge`` its median over the 1/24..1/6 octave just inside the edge.
+    The noise gain ``D / |X|`` therefore never exceeds the in-band gain at the edge, and
+    falls with the excitation's energy outside it: the measured IR carries no amplified
+    noise where the excitation did not excite the system.
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(bins,)]
+        ``|X(f)|^2`` of the excitation on an rfft grid.
+    freqs : np.ndarray [shape=(bins,)]
+        Bin frequencies, Hz.
+    band : (float, float)
+        ``(f_low_hz, f_high_hz)``: the excited band. A low edge at 0 Hz or a high edge at
+        the Nyquist frequency is not rolled off.
+
+    Returns
+    -------
+    np.ndarray [shape=(bins,)]
+        ``D(f)`` in [0, 1].
+    """
+    D = np.ones(len(freqs))
+    f_lo, f_hi = band
+    nyq = freqs[-1]
+    df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
+    c = np.concatenate(([0.0], np.cumsum(power, dtype=np.float64)))
+    k = np.arange(len(freqs))
+
+    def smoothed(octaves):
+        half = np.maximum(np.ceil(freqs * (2 ** octaves - 1) / df), 1).astype(int)
+        lo_i, hi_i = np.clip(k - half, 0, len(k)), np.clip(k + half + 1, 0, len(k))
+        return (c[hi_i] - c[lo_i]) / (hi_i - lo_i)
+
+    a, b = _EDGE_REF_OCT
+    edges = []
+    if f_hi < nyq * (1 - 1e-9):
+        edges.append((freqs > f_hi * 2 ** -a, (freqs >= f_hi * 2 ** -b) & (freqs <= f_hi * 2 ** -a),
+                      _EDGE_SMOOTH_OCT, 1.0))
+    if f_lo > 0:
+        # at the low edge 1/48 octave is a fraction of a hertz: a roll-off that narrow would ring
+        # for seconds and spread past the IR window, so it is smoothed over 1/3 octave there
+        # so it is smoothed over 1/3 octave there and allows the noise gain 10 dB over the edge's
+        # (the low edge of an exponential sweep has the lowest noise gain of the band)
+        edges.append((freqs < f_lo * 2 ** a, (freqs >= f_lo * 2 ** a) & (freqs <= f_lo * 2 ** b), 1.0 / 3,
+                      0.1))
+    for outside, ref, octaves, allow in edges:
+        smooth = smoothed(octaves)
+        if not ref.any():
+            continue
+        p_edge = allow * float(np.median(smooth[ref]))
+        if p_edge > 0:
+            D[outside] = np.minimum(D[outside], np.minimum(1.0, smooth[outside] / p_edge))
+    return D
+
+
 def _inverse_spectrum_uncached(x, nfft, sr, band, regularization_db):
     X = sfft.rfft(x, nfft, workers=_workers())
     p = X.real * X.real + X.imag * X.imag
@@ -313,6 +381,8 @@ def _inverse_spectrum_uncached(x, nfft, sr, band, regularization_db):
     den = p + eps
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(den > 0, np.conj(X) / np.where(den > 0, den, 1.0), 0.0)
+    if regularization_db is not None and band is not None:
+        inv = inv * band_window(p, f, band)          # the measurement band policy
     if nfft & (nfft - 1) == 0 and nfft <= _CORE_MAX:
         inv = inv.astype(np.complex64)                 # the core path multiplies in complex64
     return inv
