@@ -430,6 +430,54 @@ def _marker_position(y: np.ndarray, burst: np.ndarray) -> int:
     return first + int(np.argmax(win))
 
 
+def default_ir_length(ir: np.ndarray, sr: float, *, name: str = "recording", what: str = "the recording") -> int:
+    """Default IR length from the response itself: up to where its decay meets the noise floor.
+
+    Lundeby's crossing point (:func:`irforge._decay.decay_end_index`) plus room for the noise
+    floor after it (half the decay's length, at least 0.1 s: ``trim`` and ``analyze`` need some
+    noise to find the floor again), limited to the ``ir.shape[1]`` samples that ``what`` holds.
+    When no floor is found and the window still ends above -60 dB re the peak, the recording
+    ended before the decay did: a warning says so and names the fix.
+
+    Parameters
+    ----------
+    ir : np.ndarray [shape=(channels, samples)]
+        The deconvolution from sample 0 on, as long as the recording supports.
+    sr : float
+        Hz.
+
+    Returns
+    -------
+    int
+        Samples.
+    """
+    from . import _decay
+
+    n = ir.shape[1]
+    if n < 32 or not np.any(ir):
+        return n
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onset = _decay.onset_index(ir)
+        end, results = _decay.decay_end_index(ir, sr, start_index=onset)
+    found = [r for r in results if r is not None and r.reliable]
+    p = np.max(ir * ir, axis=0)
+    # a noise floor does not decay: if the last fifth of the window is more than 1 dB below the
+    # fifth before it, what Lundeby took for noise is the decay, cut off
+    q = max(n // 10, 1)
+    a, b = float(np.mean(p[n - 4 * q: n - 2 * q])), float(np.mean(p[n - 2 * q:]))
+    decaying = b < a * 10 ** (-0.1)
+    if found and end < 0.9 * n and not decaying:
+        return int(min(n, end + max(int(0.1 * sr), (end - onset) // 2)))
+    last = float(np.mean(p[-max(n // 20, 1):]))
+    if last > 1e-6 * float(p.max()) and (decaying or not found):
+        warnings.warn(f"{name}: {what} ends ({n / sr:.3f} s after sample 0) before the decay does (its last "
+                      f"{max(n // 20, 1) / sr * 1e3:.0f} ms are still {10 * math.log10(last / float(p.max())):.0f} "
+                      f"dB re the peak, no noise floor reached): the IR is cut short. Record longer after the "
+                      f"excitation (silence at least as long as the decay), or pass ir_length_s", stacklevel=5)
+    return n
+
+
 # ------------------------------------------------------------------------------------------
 # the measurement kernels: each returns (ir (C, n_ir), extras dict)
 # ------------------------------------------------------------------------------------------
@@ -500,7 +548,10 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
 
     L, mode = _resolve_latency(latency, peak_signed, hint, pre, playback_latency, refine)
     if n_ir is None:
-        n_ir = max(ny - max(L, 0) - nx, int(0.1 * sr))
+        # what the recording holds after the excitation's end (L < 0: it started late, and the
+        # missing start of the sweep is |L| samples of tail gained at its end)
+        held = min(max(ny - L - nx, int(0.1 * sr)), nfft - abs(L) - harm)
+        n_ir = default_ir_length(_circ(d, L, held), sr, name=name)
     n_ir = min(n_ir, nfft - abs(L) - harm)
     if ny - max(L, 0) < nx:
         warnings.warn(f"{name} ends {(nx - ny + max(L, 0)) / sr:.3f} s before the excitation does: the IR "
@@ -644,7 +695,11 @@ def _h1(ex: _Excitation, y: np.ndarray, *, latency, n_ir, pre, regularization_db
     peak_signed = k if k < nfft - nx else k - nfft
     L, mode = _resolve_latency(latency, peak_signed, int(0.5 * sr), pre, playback_latency)
     if n_ir is None:
-        n_ir = int(0.5 * sr)
+        # from the response (the regularized division above), limited to what the Welch frames
+        # can hold: frames of 8x the IR inside the excitation
+        cap = max(min(nx // 8, ny - max(L, 0)), 32)
+        n_ir = default_ir_length(_circ(d, L, cap), sr, name=name,
+                                 what="the excitation (method='h1' needs 8x the IR length)")
     nseg = frame_samples or 1 << int(math.ceil(math.log2(max(8 * n_ir, 4096))))
     # y shifted by L, x as is; pad so each frame sees the response to its x
     ys = np.zeros((y.shape[0], nx + nseg))
@@ -795,9 +850,12 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
         excitation is a Playback with one; otherwise ``"none"`` when the correlation peak lies
         within the IR window after sample 0, else ``"xcorr"``.
     ir_length_s : float, optional
-        IR length. Default: the recording's length after the excitation (one period for
-        periodic signals, minus the room the harmonic IRs need; half a frame for "cepstral",
-        0.5 s for "h1").
+        IR length. Default, for the sweep methods and "h1": from the response, up to where its
+        decay meets the noise floor plus room for the floor (half the decay, at least 0.1 s),
+        limited by what the recording holds after the excitation (for "h1": an eighth of the
+        excitation, the Welch frames being 8x the IR); a warning when the recording ends
+        before the decay does. One period for periodic signals (minus the room the harmonic
+        IRs need); half a frame for "cepstral".
     pre_delay_s : float
         Kept before the main arrival when the latency is estimated.
     regularization_db : float or None
