@@ -592,14 +592,54 @@ def _harmonic_windows(d, ex: _Excitation, L, n_ir, pre, max_order):
     return out
 
 
-def _thd(ir: np.ndarray, harmonics: dict, sr: float, band) -> dict:
+def _decay_length(ir: np.ndarray, sr: float) -> int:
+    """Samples from the onset to where the response ends: Lundeby's crossing when a noise floor is
+    found, else where the Schroeder energy decay curve has fallen by 60 dB."""
+    from . import _decay
+
+    if not np.any(ir):
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onset = _decay.onset_index(ir)
+        end, results = _decay.decay_end_index(ir, sr, start_index=onset)
+    p = np.sum(ir[:, onset:] ** 2, axis=0)
+    edc = np.cumsum(p[::-1])[::-1]
+    n60 = int(np.argmax(edc <= edc[0] * 1e-6)) if edc[-1] <= edc[0] * 1e-6 else len(p)
+    if any(r is not None and r.reliable for r in results):
+        n60 = min(n60, end - onset)
+    return max(n60, 0)
+
+
+def _thd(ir: np.ndarray, harmonics: dict, sr: float, band, sweep=None) -> dict:
     """THD(f) = sqrt(sum_k |H_k(k f)|^2) / |H_1(f)|, third-octave band powers.
 
     The linear IR is cut to the longest harmonic window so that all orders are compared with
-    the same time window (and the transforms stay short).
+    the same time window (and the transforms stay short). An order whose IR cannot be
+    separated -- the system's decay (measured on the linear IR) is longer than the spacing
+    between its window and its neighbours' (``rate_s * ln((k+1)/k)``), so its own tail is cut
+    and the next order's tail falls into its window -- is flagged in ``"separable"`` and its
+    levels are NaN, as is the THD (a sum over all orders); ``"note"`` says why and names the
+    sweep length that would separate them. Levels where a band holds no energy are NaN too,
+    never a dB sentinel.
     """
     if not harmonics:
         return {}
+    separable = {k: True for k in harmonics}
+    decay_s, note = None, None
+    if sweep is not None and sweep.rate_s is not None:
+        decay_s = _decay_length(ir, sr) / sr
+        for k in harmonics:
+            gap = sweep.rate_s * min(math.log(k / (k - 1)), math.log((k + 1) / k))
+            separable[k] = decay_s <= gap
+        bad = sorted(k for k, ok in separable.items() if not ok)
+        if bad:
+            need = decay_s / math.log((max(bad) + 1) / max(bad))
+            note = (f"harmonic distortion orders {bad} cannot be separated: the system's decay "
+                          f"({decay_s:.2f} s) is longer than the spacing of their IRs (sweep rate_s "
+                          f"{sweep.rate_s:.3f} s x ln((k+1)/k)); their THD levels are NaN. Use a longer sweep "
+                          f"(rate_s >= {need:.2f} s, i.e. duration_s >= {need * math.log(sweep.f_end_hz / sweep.f_start_hz):.0f} s) "
+                          f"or fewer orders (harmonics=)")
     m = max(h.shape[1] for h in harmonics.values())
     nfft = _fft_size(max(m, int(sr / 2)))
     f_lo = max(2 * band[0], 20.0)                                 # above the low band edge's ringing
@@ -620,14 +660,18 @@ def _thd(ir: np.ndarray, harmonics: dict, sr: float, band) -> dict:
         return out
 
     p1 = band_powers(ir, centers)
+    p1 = np.where(p1 > 0, p1, np.nan)
     levels, total = {}, np.zeros_like(p1)
     for k, h in harmonics.items():
         pk = band_powers(h, k * centers)
-        pk[:, k * centers > band[1]] = 0.0
-        levels[k] = 10 * np.log10(np.maximum(pk, 1e-300) / np.maximum(p1, 1e-300))
-        total += pk
-    return dict(frequency_hz=centers, thd=np.sqrt(total / np.maximum(p1, 1e-300)),
-                harmonic_levels_db=levels, orders=sorted(harmonics))
+        pk[:, k * centers > band[1]] = 0.0               # above the band: no harmonic excited
+        if not separable[k]:
+            pk[:] = np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            levels[k] = np.where(pk > 0, 10 * np.log10(pk / p1), np.nan)
+        total = total + pk
+    return dict(frequency_hz=centers, thd=np.sqrt(total / p1), harmonic_levels_db=levels,
+                orders=sorted(harmonics), separable=separable, decay_s=decay_s, note=note)
 
 
 def _periodic_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre, regularization_db,
@@ -1051,7 +1095,7 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
         out.harmonics = {k: ImpulseResponse((h * scale).astype(np.float32), sample_rate=sr,
                                             metadata=dict(harmonic_order=k, method=method))
                          for k, h in sorted(harm.items())}
-        thd = _thd(data / scale, harm, sr, band)
+        thd = _thd(data / scale, harm, sr, band, sweep=ex.sweep)
         if thd:
             out.metadata["thd"] = thd
     return out
