@@ -129,3 +129,17 @@ def test_harmonics_in_a_hall_are_flagged_not_sentinels():
     np.testing.assert_allclose(t2["thd"][0, mid], 0.5 * 0.01 * sw.amplitude, rtol=0.15)
     for lv in t2["harmonic_levels_db"].values():
         assert not np.any(lv < -300)
+
+
+def test_complex_pair_with_different_latencies_warns():
+    h = load("cab_ir/adventurekid_Modern_UK_001.wav")
+    sw = sweeps.complex_pair(0.5, sample_rate=SR)
+    rng = np.random.default_rng(4)
+    yc = np.concatenate([np.zeros(500), ss.fftconvolve(sw.signal, h), np.zeros(2000)])
+    ys = np.concatenate([np.zeros(800), ss.fftconvolve(sw.signal_sine, h), np.zeros(1700)])
+    yc, ys = (a + 1e-5 * rng.standard_normal(len(a)) for a in (yc, ys))
+    with pytest.warns(UserWarning, match="analytic pair"):
+        irforge.measure_ir(sw, (yc, ys), ir_length_s=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        irforge.measure_ir(sw, (yc, np.concatenate([np.zeros(500), ys[800:], np.zeros(300)])), ir_length_s=0.1)

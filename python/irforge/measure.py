@@ -845,6 +845,11 @@ def _complex(ex: _Excitation, pair, *, latency, n_ir, pre, check, playback_laten
     ir = d[:, idx]
     im = d_c.imag[:, idx]
     ratio = float(np.sum(im * im)) / max(float(np.sum(ir * ir)), 1e-300)
+    if ratio > 0.01:
+        warnings.warn(f"{name}: the cosine and sine recordings do not form an analytic pair (imaginary part "
+                      f"{10 * math.log10(ratio):.1f} dB re the real IR, above -20 dB): they were recorded with "
+                      f"different latencies or levels, or the system changed between them; the IR is wrong. "
+                      f"Record both with the same interface settings and trim them to the same start", stacklevel=4)
     return ir, dict(latency_samples=L, latency_mode=mode, peak_to_rms_db=round(crest, 1),
                     imag_to_real_db=10 * math.log10(max(ratio, 1e-300)))
 
