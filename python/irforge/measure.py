@@ -305,6 +305,74 @@ def _inverse_spectrum(x: np.ndarray, nfft: int, sr: float, band, regularization_
     return inv
 
 
+#: half-width of the smoothing of |X|^2 that :func:`band_window` compares with the edge level, octaves
+_EDGE_SMOOTH_OCT = 1.0 / 48
+#: the band-edge reference level of |X|^2 is its median over this far inside each edge, octaves
+_EDGE_REF_OCT = (1.0 / 24, 1.0 / 6)
+
+
+def band_window(power: np.ndarray, freqs: np.ndarray, band) -> np.ndarray:
+    """Roll-off ``D(f)`` applied to the inverse outside the excited band (the measurement band policy).
+
+    Inside the band the estimate is ``Y / X``. Where the excitation's energy falls below its
+    level at the band edge (the sweep's fades, the Fresnel ripple at its ends, and everything
+    beyond ``f_start_hz``/``f_end_hz``), the response is rolled off as fast as that energy:
+    ``D(f) = min(1, P(f) / P_edge)``, with ``P`` the power spectrum ``|X|^2`` smoothed over
+    1/24 octave (at the low edge: 2/3 octave, and ``P_edge`` 10 dB lower, because a
+    roll-off a fraction of a hertz wide would ring past the IR window) and ``P_edge`` its median over the 1/24..1/6 octave just inside the edge.
+    The noise gain ``D / |X|`` therefore never exceeds the in-band gain at the edge, and
+    falls with the excitation's energy outside it: the measured IR carries no amplified
+    noise where the excitation did not excite the system.
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(bins,)]
+        ``|X(f)|^2`` of the excitation on an rfft grid.
+    freqs : np.ndarray [shape=(bins,)]
+        Bin frequencies, Hz.
+    band : (float, float)
+        ``(f_low_hz, f_high_hz)``: the excited band. A low edge at 0 Hz or a high edge at
+        the Nyquist frequency is not rolled off.
+
+    Returns
+    -------
+    np.ndarray [shape=(bins,)]
+        ``D(f)`` in [0, 1].
+    """
+    D = np.ones(len(freqs))
+    f_lo, f_hi = band
+    nyq = freqs[-1]
+    df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
+    c = np.concatenate(([0.0], np.cumsum(power, dtype=np.float64)))
+    k = np.arange(len(freqs))
+
+    def smoothed(octaves):
+        half = np.maximum(np.ceil(freqs * (2 ** octaves - 1) / df), 1).astype(int)
+        lo_i, hi_i = np.clip(k - half, 0, len(k)), np.clip(k + half + 1, 0, len(k))
+        return (c[hi_i] - c[lo_i]) / (hi_i - lo_i)
+
+    a, b = _EDGE_REF_OCT
+    edges = []
+    if f_hi < nyq * (1 - 1e-9):
+        edges.append((freqs > f_hi * 2 ** -a, (freqs >= f_hi * 2 ** -b) & (freqs <= f_hi * 2 ** -a),
+                      _EDGE_SMOOTH_OCT, 1.0))
+    if f_lo > 0:
+        # at the low edge 1/48 octave is a fraction of a hertz: a roll-off that narrow would ring
+        # for seconds and spread past the IR window, so it is smoothed over 1/3 octave there
+        # so it is smoothed over 1/3 octave there and allows the noise gain 10 dB over the edge's
+        # (the low edge of an exponential sweep has the lowest noise gain of the band)
+        edges.append((freqs < f_lo * 2 ** a, (freqs >= f_lo * 2 ** a) & (freqs <= f_lo * 2 ** b), 1.0 / 3,
+                      0.1))
+    for outside, ref, octaves, allow in edges:
+        smooth = smoothed(octaves)
+        if not ref.any():
+            continue
+        p_edge = allow * float(np.median(smooth[ref]))
+        if p_edge > 0:
+            D[outside] = np.minimum(D[outside], np.minimum(1.0, smooth[outside] / p_edge))
+    return D
+
+
 def _inverse_spectrum_uncached(x, nfft, sr, band, regularization_db):
     X = sfft.rfft(x, nfft, workers=_workers())
     p = X.real * X.real + X.imag * X.imag
@@ -313,6 +381,8 @@ def _inverse_spectrum_uncached(x, nfft, sr, band, regularization_db):
     den = p + eps
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(den > 0, np.conj(X) / np.where(den > 0, den, 1.0), 0.0)
+    if regularization_db is not None and band is not None:
+        inv = inv * band_window(p, f, band)          # the measurement band policy
     if nfft & (nfft - 1) == 0 and nfft <= _CORE_MAX:
         inv = inv.astype(np.complex64)                 # the core path multiplies in complex64
     return inv
@@ -358,6 +428,54 @@ def _marker_position(y: np.ndarray, burst: np.ndarray) -> int:
     first = int(np.argmax(env > 0.3 * top))
     win = env[first: first + len(burst) // 2]
     return first + int(np.argmax(win))
+
+
+def default_ir_length(ir: np.ndarray, sr: float, *, name: str = "recording", what: str = "the recording") -> int:
+    """Default IR length from the response itself: up to where its decay meets the noise floor.
+
+    Lundeby's crossing point (:func:`irforge._decay.decay_end_index`) plus room for the noise
+    floor after it (half the decay's length, at least 0.1 s: ``trim`` and ``analyze`` need some
+    noise to find the floor again), limited to the ``ir.shape[1]`` samples that ``what`` holds.
+    When no floor is found and the window still ends above -60 dB re the peak, the recording
+    ended before the decay did: a warning says so and names the fix.
+
+    Parameters
+    ----------
+    ir : np.ndarray [shape=(channels, samples)]
+        The deconvolution from sample 0 on, as long as the recording supports.
+    sr : float
+        Hz.
+
+    Returns
+    -------
+    int
+        Samples.
+    """
+    from . import _decay
+
+    n = ir.shape[1]
+    if n < 32 or not np.any(ir):
+        return n
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onset = _decay.onset_index(ir)
+        end, results = _decay.decay_end_index(ir, sr, start_index=onset)
+    found = [r for r in results if r is not None and r.reliable]
+    p = np.max(ir * ir, axis=0)
+    # a noise floor does not decay: if the last fifth of the window is more than 1 dB below the
+    # fifth before it, what Lundeby took for noise is the decay, cut off
+    q = max(n // 10, 1)
+    a, b = float(np.mean(p[n - 4 * q: n - 2 * q])), float(np.mean(p[n - 2 * q:]))
+    decaying = b < a * 10 ** (-0.1)
+    if found and end < 0.9 * n and not decaying:
+        return int(min(n, end + max(int(0.1 * sr), (end - onset) // 2)))
+    last = float(np.mean(p[-max(n // 20, 1):]))
+    if last > 1e-6 * float(p.max()) and (decaying or not found):
+        warnings.warn(f"{name}: {what} ends ({n / sr:.3f} s after sample 0) before the decay does (its last "
+                      f"{max(n // 20, 1) / sr * 1e3:.0f} ms are still {10 * math.log10(last / float(p.max())):.0f} "
+                      f"dB re the peak, no noise floor reached): the IR is cut short. Record longer after the "
+                      f"excitation (silence at least as long as the decay), or pass ir_length_s", stacklevel=5)
+    return n
 
 
 # ------------------------------------------------------------------------------------------
@@ -430,7 +548,10 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
 
     L, mode = _resolve_latency(latency, peak_signed, hint, pre, playback_latency, refine)
     if n_ir is None:
-        n_ir = max(ny - max(L, 0) - nx, int(0.1 * sr))
+        # what the recording holds after the excitation's end (L < 0: it started late, and the
+        # missing start of the sweep is |L| samples of tail gained at its end)
+        held = min(max(ny - L - nx, int(0.1 * sr)), nfft - abs(L) - harm)
+        n_ir = default_ir_length(_circ(d, L, held), sr, name=name)
     n_ir = min(n_ir, nfft - abs(L) - harm)
     if ny - max(L, 0) < nx:
         warnings.warn(f"{name} ends {(nx - ny + max(L, 0)) / sr:.3f} s before the excitation does: the IR "
@@ -471,14 +592,54 @@ def _harmonic_windows(d, ex: _Excitation, L, n_ir, pre, max_order):
     return out
 
 
-def _thd(ir: np.ndarray, harmonics: dict, sr: float, band) -> dict:
+def _decay_length(ir: np.ndarray, sr: float) -> int:
+    """Samples from the onset to where the response ends: Lundeby's crossing when a noise floor is
+    found, else where the Schroeder energy decay curve has fallen by 60 dB."""
+    from . import _decay
+
+    if not np.any(ir):
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onset = _decay.onset_index(ir)
+        end, results = _decay.decay_end_index(ir, sr, start_index=onset)
+    p = np.sum(ir[:, onset:] ** 2, axis=0)
+    edc = np.cumsum(p[::-1])[::-1]
+    n60 = int(np.argmax(edc <= edc[0] * 1e-6)) if edc[-1] <= edc[0] * 1e-6 else len(p)
+    if any(r is not None and r.reliable for r in results):
+        n60 = min(n60, end - onset)
+    return max(n60, 0)
+
+
+def _thd(ir: np.ndarray, harmonics: dict, sr: float, band, sweep=None) -> dict:
     """THD(f) = sqrt(sum_k |H_k(k f)|^2) / |H_1(f)|, third-octave band powers.
 
     The linear IR is cut to the longest harmonic window so that all orders are compared with
-    the same time window (and the transforms stay short).
+    the same time window (and the transforms stay short). An order whose IR cannot be
+    separated -- the system's decay (measured on the linear IR) is longer than the spacing
+    between its window and its neighbours' (``rate_s * ln((k+1)/k)``), so its own tail is cut
+    and the next order's tail falls into its window -- is flagged in ``"separable"`` and its
+    levels are NaN, as is the THD (a sum over all orders); ``"note"`` says why and names the
+    sweep length that would separate them. Levels where a band holds no energy are NaN too,
+    never a dB sentinel.
     """
     if not harmonics:
         return {}
+    separable = {k: True for k in harmonics}
+    decay_s, note = None, None
+    if sweep is not None and sweep.rate_s is not None:
+        decay_s = _decay_length(ir, sr) / sr
+        for k in harmonics:
+            gap = sweep.rate_s * min(math.log(k / (k - 1)), math.log((k + 1) / k))
+            separable[k] = decay_s <= gap
+        bad = sorted(k for k, ok in separable.items() if not ok)
+        if bad:
+            need = decay_s / math.log((max(bad) + 1) / max(bad))
+            note = (f"harmonic distortion orders {bad} cannot be separated: the system's decay "
+                          f"({decay_s:.2f} s) is longer than the spacing of their IRs (sweep rate_s "
+                          f"{sweep.rate_s:.3f} s x ln((k+1)/k)); their THD levels are NaN. Use a longer sweep "
+                          f"(rate_s >= {need:.2f} s, i.e. duration_s >= {need * math.log(sweep.f_end_hz / sweep.f_start_hz):.0f} s) "
+                          f"or fewer orders (harmonics=)")
     m = max(h.shape[1] for h in harmonics.values())
     nfft = _fft_size(max(m, int(sr / 2)))
     f_lo = max(2 * band[0], 20.0)                                 # above the low band edge's ringing
@@ -499,14 +660,18 @@ def _thd(ir: np.ndarray, harmonics: dict, sr: float, band) -> dict:
         return out
 
     p1 = band_powers(ir, centers)
+    p1 = np.where(p1 > 0, p1, np.nan)
     levels, total = {}, np.zeros_like(p1)
     for k, h in harmonics.items():
         pk = band_powers(h, k * centers)
-        pk[:, k * centers > band[1]] = 0.0
-        levels[k] = 10 * np.log10(np.maximum(pk, 1e-300) / np.maximum(p1, 1e-300))
-        total += pk
-    return dict(frequency_hz=centers, thd=np.sqrt(total / np.maximum(p1, 1e-300)),
-                harmonic_levels_db=levels, orders=sorted(harmonics))
+        pk[:, k * centers > band[1]] = 0.0               # above the band: no harmonic excited
+        if not separable[k]:
+            pk[:] = np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            levels[k] = np.where(pk > 0, 10 * np.log10(pk / p1), np.nan)
+        total = total + pk
+    return dict(frequency_hz=centers, thd=np.sqrt(total / p1), harmonic_levels_db=levels,
+                orders=sorted(harmonics), separable=separable, decay_s=decay_s, note=note)
 
 
 def _periodic_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre, regularization_db,
@@ -574,7 +739,11 @@ def _h1(ex: _Excitation, y: np.ndarray, *, latency, n_ir, pre, regularization_db
     peak_signed = k if k < nfft - nx else k - nfft
     L, mode = _resolve_latency(latency, peak_signed, int(0.5 * sr), pre, playback_latency)
     if n_ir is None:
-        n_ir = int(0.5 * sr)
+        # from the response (the regularized division above), limited to what the Welch frames
+        # can hold: frames of 8x the IR inside the excitation
+        cap = max(min(nx // 8, ny - max(L, 0)), 32)
+        n_ir = default_ir_length(_circ(d, L, cap), sr, name=name,
+                                 what="the excitation (method='h1' needs 8x the IR length)")
     nseg = frame_samples or 1 << int(math.ceil(math.log2(max(8 * n_ir, 4096))))
     # y shifted by L, x as is; pad so each frame sees the response to its x
     ys = np.zeros((y.shape[0], nx + nseg))
@@ -676,6 +845,11 @@ def _complex(ex: _Excitation, pair, *, latency, n_ir, pre, check, playback_laten
     ir = d[:, idx]
     im = d_c.imag[:, idx]
     ratio = float(np.sum(im * im)) / max(float(np.sum(ir * ir)), 1e-300)
+    if ratio > 0.01:
+        warnings.warn(f"{name}: the cosine and sine recordings do not form an analytic pair (imaginary part "
+                      f"{10 * math.log10(ratio):.1f} dB re the real IR, above -20 dB): they were recorded with "
+                      f"different latencies or levels, or the system changed between them; the IR is wrong. "
+                      f"Record both with the same interface settings and trim them to the same start", stacklevel=4)
     return ir, dict(latency_samples=L, latency_mode=mode, peak_to_rms_db=round(crest, 1),
                     imag_to_real_db=10 * math.log10(max(ratio, 1e-300)))
 
@@ -725,9 +899,12 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
         excitation is a Playback with one; otherwise ``"none"`` when the correlation peak lies
         within the IR window after sample 0, else ``"xcorr"``.
     ir_length_s : float, optional
-        IR length. Default: the recording's length after the excitation (one period for
-        periodic signals, minus the room the harmonic IRs need; half a frame for "cepstral",
-        0.5 s for "h1").
+        IR length. Default, for the sweep methods and "h1": from the response, up to where its
+        decay meets the noise floor plus room for the floor (half the decay, at least 0.1 s),
+        limited by what the recording holds after the excitation (for "h1": an eighth of the
+        excitation, the Welch frames being 8x the IR); a warning when the recording ends
+        before the decay does. One period for periodic signals (minus the room the harmonic
+        IRs need); half a frame for "cepstral".
     pre_delay_s : float
         Kept before the main arrival when the latency is estimated.
     regularization_db : float or None
@@ -923,7 +1100,7 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
         out.harmonics = {k: ImpulseResponse((h * scale).astype(np.float32), sample_rate=sr,
                                             metadata=dict(harmonic_order=k, method=method))
                          for k, h in sorted(harm.items())}
-        thd = _thd(data / scale, harm, sr, band)
+        thd = _thd(data / scale, harm, sr, band, sweep=ex.sweep)
         if thd:
             out.metadata["thd"] = thd
     return out
