@@ -155,11 +155,9 @@ _MUTE = 1e3           # lambda / max |H|^2 where the dry signal is unobservable 
 _GCV_TIE = 0.8        # "auto" switches to GCV-Tikhonov only if its GCV score is < 0.8 x Wiener's
 _C_SIGNIF = 2.0       # a band's fitted noise level counts only if > _C_SIGNIF standard errors
 _OVERSUB = 1.4         # S_x = max(S_y - _OVERSUB * S_n, 0) / |H|^2
-_LINE_PROFILE = False
 _LINE_Q = 0.2          # percentile of unsmoothed frame powers for the line detector
 _LINE_RATIO = 10.0     # a stationary line: that percentile > 10 x its neighbours' median
 _LINE_NEIGH = 17       # neighbourhood (Welch bins) of that median
-_LINE_EXCESS = 2.0     # ... and its long-frame bins with > 2 x the power the band model explains
 _MAX_FRAMES = 256      # frames kept for the percentile (decimated reservoir: bounded memory)
 _CORE_FFT = (16, 1 << 22)
 
@@ -637,40 +635,12 @@ def _fine_lambda(R: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: f
     return centres, loglam, np.log(Cs)
 
 
-def _fine_noise(P: np.ndarray, R: np.ndarray, centres: np.ndarray, loglam: np.ndarray,
-                log_floor: np.ndarray, lines: np.ndarray | None, n_welch: int) -> np.ndarray:
-    """The recording's noise PSD on the long-frame grid: the band fits' smooth floor
-    (log-interpolated between band centres) plus the stationary narrow-band components
-    (DC offset, hum, steady tones) that the Welch line detector found.
-
-    Around every Welch line bin (+-1.5 Welch bins: the line's main lobe at that resolution),
-    the long-frame bins whose power is more than ``_LINE_RATIO`` times what the band model
-    explains (``S_x |H|^2 + S_n`` with the bands' fitted levels: ``floor (1 + R / lambda)``)
-    are the line itself: their whole power is noise (a DC offset or 50 Hz hum is nothing the
-    dry signal could have made through the IR's small gain there).
-    """
-    nb = P.shape[0]
-    k = np.arange(nb)
-    floor = np.exp(np.interp(k, centres, log_floor))
-    if lines is None or not lines.any():
-        return floor
-    ratio = max(1, (nb - 1) // (n_welch // 2))
-    sn = floor.copy()
-    for b in np.flatnonzero(lines):
-        lo = max(0, int((b - 1.5) * ratio))
-        hi = min(nb, int((b + 1.5) * ratio) + 1)
-        seg = P[lo:hi]
-        pred = floor[lo:hi] * (1.0 + R[lo:hi] / np.exp(np.interp(k[lo:hi], centres, loglam)))
-        sn[lo:hi] = np.where(seg > _LINE_EXCESS * pred, np.maximum(seg, floor[lo:hi]), sn[lo:hi])
-    return sn
-
-
-def _gcv_weights(P: np.ndarray, sn: np.ndarray, lines: np.ndarray | None,
+def _gcv_weights(P: np.ndarray, ref: float, lines: np.ndarray | None,
                  n_welch: int) -> np.ndarray:
     """Per-bin weights of the GCV residual (long-frame grid): 1, except around stationary
     lines, where the recording's power is clipped to the typical noise level ``ref`` (the
-    median of the noise model): ``w = ref / max(P, ref)`` over the line's whole span
-    (+-1.5 Welch bins, which also holds its spectral leakage).
+    median over frequency of the band fits' noise floor): ``w = ref / max(P, ref)`` over the
+    line's whole span (+-1.5 Welch bins, which also holds its spectral leakage).
 
     Such a span is dominated by a component GCV's white-noise model cannot describe: a DC
     offset or hum line at a frequency where the IR has little gain is, to unweighted GCV,
@@ -683,7 +653,6 @@ def _gcv_weights(P: np.ndarray, sn: np.ndarray, lines: np.ndarray | None,
     w = np.ones(P.shape[0])
     if lines is None or not lines.any():
         return w
-    ref = float(np.median(sn))
     nb = P.shape[0]
     ratio = max(1, (nb - 1) // (n_welch // 2))
     for b in np.flatnonzero(lines):
@@ -730,28 +699,28 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
         if step >= 1 and n_design % spec.fine.F == 0:
             RF = spec.fine.regressor(H2[::step])
             centres, loglam, log_floor = _fine_lambda(RF, spec.fine, spec, spec.fine_sr, ch)
-            Pf = spec.fine.power()[ch]
-            sn = _fine_noise(Pf, RF, centres, loglam, log_floor,
-                             spec.lines[ch] if spec.lines is not None else None, spec.n_fft)
-            # the lines' extra noise raises lambda(f) there: S_n / S_x with S_n = floor + lines
-            boost = sn / np.exp(np.interp(np.arange(Pf.size), centres, log_floor))
             if spec.auto:
+                Pf = spec.fine.power()[ch]
                 # Choose between this Wiener lambda(f) and the GCV-optimal constant lambda by
                 # their GCV scores on the recording's long-frame spectrum (no dry signal needed;
-                # a subsample of bins is plenty for the means). GCV is prewhitened by the noise
-                # model (Golub, Heath & Wahba 1979, with a noise covariance): the residual of
-                # every bin is weighted by 1 / S_n. Unweighted, GCV takes the noise to be white:
-                # a DC offset or hum line where the IR has little gain is then "signal" to be
-                # explained, and GCV drives lambda to ~0 (a -100 dBFS DC through a guitar cab:
-                # 7 dB instead of 40); coloured noise sets the level wrongly likewise.
+                # a subsample of bins is plenty for the means). The residual is weighted by the
+                # noise model's stationary lines (_gcv_weights): unweighted, GCV takes every
+                # bin's power to be signal plus white noise, and a DC offset where the IR has
+                # almost no gain becomes "signal" that only a tiny lambda explains.
                 sub = max(1, spec.fine.F // 2 // 16384)
                 R = RF[::sub]
-                w = _gcv_weights(Pf, sn, spec.lines[ch] if spec.lines is not None else None,
-                                 spec.n_fft)[::sub]
+                floor = np.exp(np.interp(np.arange(Pf.size), centres, log_floor))
+                lines = (spec.lines[ch].copy() if spec.lines is not None
+                         else np.zeros(spec.n_fft // 2 + 1, bool))
+                # A DC offset is the one line whose frequency is known: it is tested on the
+                # long-frame grid itself (at -100 dBFS it hides under the signal at Welch
+                # resolution but not in the 0 Hz bin, where the IR passes ~nothing): bin 0
+                # holds more than _LINE_RATIO x what the band model explains (S_x |H|^2 + S_n).
+                pred0 = floor[0] * (1.0 + RF[0] / math.exp(float(np.interp(0.0, centres, loglam))))
+                lines[0] |= bool(Pf[0] > _LINE_RATIO * pred0)
+                w = _gcv_weights(Pf, float(np.median(floor)), lines, spec.n_fft)[::sub]
                 P = Pf[::sub] * w
                 lw = np.exp(np.interp(np.arange(0, R.size * sub, sub), centres, loglam))
-                if _LINE_PROFILE:
-                    lw = lw * boost[::sub]
                 lt = _gcv_lambda(R, P)
                 spec.gcv_lam[ch] = lt / max(float(R.max()), 1e-300)
                 # Scores within _GCV_TIE of each other are a tie (GCV is itself an estimate;
@@ -766,11 +735,6 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
                 # Tikhonov regularisation with a frequency weighting (the Wiener profile) whose
                 # weight is chosen by generalised cross-validation.
                 loglam = loglam + math.log(_gcv_scale(lw, R, P))
-            if _LINE_PROFILE and boost.max() > 1.0:
-                ll = np.interp(np.arange(H2.shape[-1], dtype=np.float32) / np.float32(step),
-                               centres, loglam).astype(np.float32)
-                ll += np.log(np.repeat(boost, step)[: H2.shape[-1]].astype(np.float32))
-                return np.exp(ll, out=ll)
             # log lambda interpolated linearly between band centres, on the design grid
             ll = np.interp(np.arange(H2.shape[-1], dtype=np.float32) / np.float32(step),
                            centres, loglam).astype(np.float32)
