@@ -155,6 +155,9 @@ _MUTE = 1e3           # lambda / max |H|^2 where the dry signal is unobservable 
 _GCV_TIE = 0.8        # "auto" switches to GCV-Tikhonov only if its GCV score is < 0.8 x Wiener's
 _C_SIGNIF = 2.0       # a band's fitted noise level counts only if > _C_SIGNIF standard errors
 _OVERSUB = 1.4         # S_x = max(S_y - _OVERSUB * S_n, 0) / |H|^2
+_LINE_Q = 0.2          # percentile of unsmoothed frame powers for the line detector
+_LINE_RATIO = 10.0     # a stationary line: that percentile > 10 x its neighbours' median
+_LINE_NEIGH = 17       # neighbourhood (Welch bins) of that median
 _MAX_FRAMES = 256      # frames kept for the percentile (decimated reservoir: bounded memory)
 _CORE_FFT = (16, 1 << 22)
 
@@ -291,6 +294,28 @@ class _PsdStats:
         k = min(int(q * Ps.shape[2]), Ps.shape[2] - 1)       # frames on the contiguous axis
         return np.partition(Ps, k, axis=2)[:, :, k].astype(np.float64)
 
+    def line_mask(self) -> np.ndarray:
+        """Welch bins holding a stationary narrow-band component (DC offset, mains hum and its
+        harmonics, any steady tone): (channels, bins) bool.
+
+        A bin counts when its power, unsmoothed, stays high in the quiet frames: the
+        ``_LINE_Q`` percentile over frames (divided by that quantile of the exponential
+        distribution, so that it estimates the mean power for noise) is more than ``_LINE_RATIO``
+        times the median of the same statistic over ``_LINE_NEIGH`` neighbouring bins. Noise
+        bins scatter around their neighbours' level; a component present in every frame sits
+        far above it; the dry signal, which comes and goes, does not reach its peaks in the
+        quiet frames.
+        """
+        if not self.kept:
+            return np.zeros((self.channels, self.bins), bool)
+        from scipy.ndimage import median_filter
+
+        P = np.concatenate(self.kept, axis=1)
+        k = min(int(_LINE_Q * P.shape[1]), P.shape[1] - 1)
+        q = np.partition(P, k, axis=1)[:, k, :].astype(np.float64) / -math.log1p(-_LINE_Q)
+        med = median_filter(q, size=(1, _LINE_NEIGH), mode="mirror")
+        return q > _LINE_RATIO * np.maximum(med, 1e-300)
+
 
 _BIAS_CACHE: dict = {}
 
@@ -332,6 +357,7 @@ class _Spectra:
     auto: bool = False  # method="auto": GCV-scaled Wiener, or GCV-Tikhonov when clearly better
     # channel -> GCV-Tikhonov lambda / max|H|^2 ("auto"), whichever design was chosen
     gcv_lam: dict = field(default_factory=dict)
+    lines: "np.ndarray | None" = None   # (channels, bins) Welch bins with stationary lines
 
 
 def _recording_spectra(stats: _PsdStats, *, noise_db, noise) -> _Spectra:
@@ -388,6 +414,8 @@ class _Analyser:
         spec = _recording_spectra(self.stats, noise_db=self.noise_db, noise=self.noise)
         spec.fine = self.fine
         spec.fine_sr = self.sr
+        if self.fine is not None:
+            spec.lines = self.stats.line_mask()
         return spec
 
 
@@ -604,7 +632,34 @@ def _fine_lambda(R: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: f
         den[1:] += k[:-1]
         den[:-1] += k[1:]
         loglam = np.where(seen, num / np.maximum(den, 1.0), loglam)
-    return centres, loglam
+    return centres, loglam, np.log(Cs)
+
+
+def _gcv_weights(P: np.ndarray, ref: float, lines: np.ndarray | None,
+                 n_welch: int) -> np.ndarray:
+    """Per-bin weights of the GCV residual (long-frame grid): 1, except around stationary
+    lines, where the recording's power is clipped to the typical noise level ``ref`` (the
+    median over frequency of the band fits' noise floor): ``w = ref / max(P, ref)`` over the
+    line's whole span (+-1.5 Welch bins, which also holds its spectral leakage).
+
+    Such a span is dominated by a component GCV's white-noise model cannot describe: a DC
+    offset or hum line at a frequency where the IR has little gain is, to unweighted GCV,
+    "signal" that only a tiny lambda explains (a -80 dBFS DC through a guitar cab: lambda
+    1e-10, 5 dB SI-SDR instead of 40). Whitening the spans to the noise level leaves them the
+    weight of ordinary noise bins. Elsewhere the bands' fitted floor is not used as a weight:
+    it is biased where the recording never shows its noise floor (dense material), and
+    weighting by it mis-sets the level (speech in a room: 11 dB instead of 36).
+    """
+    w = np.ones(P.shape[0])
+    if lines is None or not lines.any():
+        return w
+    nb = P.shape[0]
+    ratio = max(1, (nb - 1) // (n_welch // 2))
+    for b in np.flatnonzero(lines):
+        lo = max(0, int((b - 1.5) * ratio))
+        hi = min(nb, int((b + 1.5) * ratio) + 1)
+        w[lo:hi] = ref / np.maximum(P[lo:hi], ref)
+    return w
 
 
 # ------------------------------------------------------------------------------------------
@@ -643,14 +698,28 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
         step = n_design // spec.fine.F
         if step >= 1 and n_design % spec.fine.F == 0:
             RF = spec.fine.regressor(H2[::step])
-            centres, loglam = _fine_lambda(RF, spec.fine, spec, spec.fine_sr, ch)
+            centres, loglam, log_floor = _fine_lambda(RF, spec.fine, spec, spec.fine_sr, ch)
             if spec.auto:
+                Pf = spec.fine.power()[ch]
                 # Choose between this Wiener lambda(f) and the GCV-optimal constant lambda by
                 # their GCV scores on the recording's long-frame spectrum (no dry signal needed;
-                # a subsample of bins is plenty for the means).
+                # a subsample of bins is plenty for the means). The residual is weighted by the
+                # noise model's stationary lines (_gcv_weights): unweighted, GCV takes every
+                # bin's power to be signal plus white noise, and a DC offset where the IR has
+                # almost no gain becomes "signal" that only a tiny lambda explains.
                 sub = max(1, spec.fine.F // 2 // 16384)
                 R = RF[::sub]
-                P = spec.fine.power()[ch][::sub]
+                floor = np.exp(np.interp(np.arange(Pf.size), centres, log_floor))
+                lines = (spec.lines[ch].copy() if spec.lines is not None
+                         else np.zeros(spec.n_fft // 2 + 1, bool))
+                # A DC offset is the one line whose frequency is known: it is tested on the
+                # long-frame grid itself (at -100 dBFS it hides under the signal at Welch
+                # resolution but not in the 0 Hz bin, where the IR passes ~nothing): bin 0
+                # holds more than _LINE_RATIO x what the band model explains (S_x |H|^2 + S_n).
+                pred0 = floor[0] * (1.0 + RF[0] / math.exp(float(np.interp(0.0, centres, loglam))))
+                lines[0] |= bool(Pf[0] > _LINE_RATIO * pred0)
+                w = _gcv_weights(Pf, float(np.median(floor)), lines, spec.n_fft)[::sub]
+                P = Pf[::sub] * w
                 lw = np.exp(np.interp(np.arange(0, R.size * sub, sub), centres, loglam))
                 lt = _gcv_lambda(R, P)
                 spec.gcv_lam[ch] = lt / max(float(R.max()), 1e-300)
