@@ -176,3 +176,13 @@ def test_big_endian_float_is_accepted():
     y = irforge.convolve(x, h, sample_rate=48000)
     ref = np.convolve(x.astype(np.float64), h.astype(np.float64))
     assert np.max(np.abs(y - ref)) < 1e-6
+
+
+def test_absurd_lengths_and_latencies_are_refused():
+    with pytest.raises(irforge.ParameterError, match="at most 3600 s"):
+        irforge.sweeps.exponential(20, 20000, 1e9, sample_rate=48000)
+    sw = irforge.sweeps.exponential(20, 20000, 0.2, sample_rate=48000)
+    with pytest.raises(irforge.ParameterError, match="latency"):
+        irforge.measure_ir(sw, sw.signal, latency=2**63)       # was an OverflowError
+    from irforge.measure import ClippingWarning
+    assert issubclass(ClippingWarning, irforge.ClippingWarning)  # one filter for all clipping

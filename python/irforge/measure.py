@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
+from . import _errors
 from ._cepstrum import minimum_phase_from_cepstrum
 from ._errors import ParameterError
 from ._validation import as_float_array, check_finite, check_real, check_sample_rate
@@ -48,8 +49,9 @@ _LATENCY_MODES = ("auto", "none", "xcorr", "marker")
 MIN_PEAK_TO_RMS_DB = 20.0
 
 
-class ClippingWarning(UserWarning):
-    """The recording is clipped: the IR will contain distortion products."""
+class ClippingWarning(_errors.ClippingWarning):
+    """The recording is clipped: the IR will contain distortion products (an
+    :class:`irforge.ClippingWarning`, so one filter catches every clipping warning)."""
 
 
 def _workers() -> int:
@@ -1000,6 +1002,14 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
     if not (isinstance(latency, (int, np.integer)) and not isinstance(latency, bool)) and \
             latency not in _LATENCY_MODES:
         raise ParameterError(f"latency must be an integer or one of {_LATENCY_MODES}, got {latency!r}")
+    if isinstance(latency, (int, np.integer)) and not isinstance(latency, bool) and abs(int(latency)) > 2**31:
+        raise ParameterError(f"latency must be a sample count within +-2^31, got {latency!r}")
+    # a latency longer than every recording cannot be right (and sizes the FFT from it)
+    _max_rec = max((np.shape(r)[-1] for r in (recording if isinstance(recording, (list, tuple))
+                                               else recording.values() if isinstance(recording, dict)
+                                               else [recording]) if np.ndim(r) >= 1), default=0)
+    if isinstance(latency, (int, np.integer)) and not isinstance(latency, bool) and abs(int(latency)) > _max_rec:
+        raise ParameterError(f"latency {latency!r} samples is longer than the recording ({_max_rec} samples)")
     if latency == "marker" and (ex.playback is None or ex.playback.marker is None):
         raise ParameterError("latency='marker' needs a Playback written with marker=True as the excitation")
     if phase not in ("zero", "minimum"):

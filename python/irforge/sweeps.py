@@ -219,8 +219,15 @@ def _check_band(f_start_hz, f_end_hz, sample_rate, *, allow_zero_start: bool):
     return f0, f1, sr
 
 
+# No measurement sweep is longer (a 10-minute sweep is already unusually long); a duration of
+# 1e9 s asked numpy for hundreds of TiB.
+MAX_DURATION_S = 3600.0
+
+
 def _check_duration(duration_s, sr, name="duration_s") -> float:
     d = check_real(duration_s, name)
+    if d > MAX_DURATION_S:
+        raise ParameterError(f"{name} must be at most {MAX_DURATION_S:.0f} s, got {duration_s!r}")
     if d * sr < 16:
         raise ParameterError(f"{name} must give at least 16 samples, got {duration_s!r} s at {sr:g} Hz")
     return d
