@@ -143,3 +143,45 @@ def test_complex_pair_with_different_latencies_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         irforge.measure_ir(sw, (yc, np.concatenate([np.zeros(500), ys[800:], np.zeros(300)])), ir_length_s=0.1)
+
+
+def test_recording_that_starts_after_the_marker_is_aligned_by_the_sweeps(tmp_path):
+    # issue 10 item 4: the matched filter took the sweep passing 1 kHz for the marker and the
+    # CLI wrote an IR correlating 0.106 with the truth, exit 0. Now: a MarkerWarning, and the
+    # sweeps' own correlation aligns the takes.
+    import warnings
+
+    import scipy.signal as ss
+    import soundfile as sf
+
+    from conftest import data_file
+    from irforge.measure import MarkerWarning
+
+    h, sr = sf.read(data_file("cab_ir/adventurekid_Vintage_US_001.wav"), dtype="float64", always_2d=True)
+    h = h[:, 0]
+    sw = irforge.sweeps.exponential(20, 20000, 2.0, sample_rate=sr)
+    pb = irforge.sweeps.write_playback(None, sw, repeats=2)
+    rng = np.random.default_rng(4)
+    rec = ss.fftconvolve(pb.signal, h)[: pb.signal.size + 4000]
+    rec = rec + 1e-4 * rng.standard_normal(rec.size) + 1e-3                  # noise and DC
+    rec = np.r_[np.zeros(3000), rec]                                          # interface latency
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MarkerWarning)
+        good = irforge.measure_ir(pb, rec)                                     # whole file: no warning
+    late = rec[3000 + pb.marker_start + pb.marker.size + 2000:]               # starts after the burst
+    with pytest.warns(MarkerWarning, match="start after the tone burst"):
+        ir = irforge.measure_ir(pb, late)
+    n = min(h.size, 2048)
+    for got in (good, ir):
+        g = got.data[0]
+        k = int(np.argmax(np.abs(ss.correlate(g[:8192], h[:n], mode="valid"))))
+        seg = g[k: k + n]
+        assert np.corrcoef(seg, h[:n])[0, 1] > 0.99
+
+
+def test_recording_without_a_usable_alignment_is_an_error():
+    sw = irforge.sweeps.exponential(20, 20000, 1.0, sample_rate=48000)
+    pb = irforge.sweeps.write_playback(None, sw, repeats=2)
+    noise = np.random.default_rng(0).standard_normal(pb.signal.size) * 0.1   # not a recording of it
+    with pytest.raises(irforge.ParameterError, match="record the whole playback file"):
+        irforge.measure_ir(pb, noise)

@@ -39,13 +39,14 @@ _LAZY = {
     "Dereverb": ("irforge.dereverberation", "Dereverb"),
     "audio_io": ("irforge.audio_io", None),
     "TruncatedFileWarning": ("irforge.audio_io", "TruncatedFileWarning"),
+    "MarkerWarning": ("irforge.measure", "MarkerWarning"),
 }
 
 __all__ = [
     "ClippingWarning", "Convolver", "DeconvolutionWarning", "Deconvolver", "Dereverb", "ImpulseResponse",
     "NonlinearityWarning", "ParameterError", "Sweep", "analyze", "blind_t60", "capture", "convolve",
     "deconvolve", "deconvolve_file", "dereverb", "export", "inverse_filter", "measure_ir", "metrics",
-    "presets", "shape_decay", "sweeps", "audio_io", "TruncatedFileWarning", "__version__",
+    "presets", "shape_decay", "sweeps", "audio_io", "TruncatedFileWarning", "MarkerWarning", "__version__",
 ]
 
 

@@ -1130,6 +1130,61 @@ def _mean_harmonics(harms):
     return out
 
 
+class MarkerWarning(UserWarning):
+    """The playback file's timing marker was not found where the sweeps are (a recording that
+    starts after the tone burst, a burst lost to a gate): the sweeps' own correlation aligned it."""
+
+
+def _sweep_envelope(y: np.ndarray, sweep: np.ndarray) -> np.ndarray:
+    """|cross-correlation| of the recording (channels summed) with one sweep, lags 0..len(y)-1."""
+    e = np.sum(y, axis=0)
+    nfft = sfft.next_fast_len(len(e) + len(sweep))
+    return np.abs(sfft.irfft(sfft.rfft(e, nfft) * np.conj(sfft.rfft(sweep, nfft)), nfft)[: len(e)])
+
+
+def _checked_marker_offset(y: np.ndarray, pb, sr: float) -> int:
+    """The recording index of the playback file's sample 0, from its marker, checked against the
+    sweeps' own correlation peaks (which carry the same system latency as the marker).
+
+    A marker that the sweeps do not confirm (the matched filter took a sweep passing the burst's
+    frequency, say, because the recording starts after the burst) is replaced by the alignment of
+    the first sweep found in the recording, with a :class:`MarkerWarning`; a recording in which
+    neither aligns every sweep is an error."""
+    c = _sweep_envelope(y, pb.sweep.signal)
+    top = float(c.max())
+    if not top > 10 * float(np.median(c)):
+        raise ParameterError("the recording does not contain the playback file's sweeps (no correlation "
+                             "peak): check that the right files are paired and record the whole playback file")
+    tol = int(0.02 * sr)                      # marker and sweep arrivals: the same system latency
+
+    def confirmed(offset: int) -> bool:
+        for s0 in pb.sweep_starts:
+            at = offset + s0
+            if at < 0 or at >= len(c) or c[max(at - tol, 0): at + tol + 1].max() < 0.3 * top:
+                return False
+        return True
+
+    try:
+        offset = _marker_position(y, pb.marker) - pb.marker_start
+        if confirmed(offset):
+            return offset
+        why = "the marker found does not line up with the sweeps"
+    except ParameterError:
+        why = "no marker (tone burst) was found"
+    first = int(np.argmax(c > 0.5 * top))          # the first sweep's arrival
+    first += int(np.argmax(c[first: first + tol + 1]))
+    offset = first - pb.sweep_starts[0]
+    if not confirmed(offset):
+        raise ParameterError(
+            f"{why}, and the sweeps' own correlation does not align every sweep of the playback "
+            f"file either: record the whole playback file (marker included), or pass latency='xcorr' "
+            f"with a plain sweep as the excitation")
+    warnings.warn(f"{why} (does the recording start after the tone burst?): aligned by the sweeps' "
+                  f"own correlation instead; record the whole playback file to use the marker",
+                  MarkerWarning, stacklevel=4)
+    return offset
+
+
 def _expand_playback(ex: _Excitation, takes, on_clipping):
     """Recordings of a whole playback file -> one segment per sweep, with its latency."""
     pb = ex.playback
@@ -1138,7 +1193,7 @@ def _expand_playback(ex: _Excitation, takes, on_clipping):
     for ti, y in enumerate(takes):
         _check_level(y, f"recording take {ti}" if len(takes) > 1 else "recording", on_clipping)
         if pb.marker is not None:
-            offset = _marker_position(y, pb.marker) - pb.marker_start   # recording index of file sample 0
+            offset = _checked_marker_offset(y, pb, ex.sr)   # recording index of file sample 0
         else:
             offset = None
         starts = list(pb.sweep_starts) + [len(pb.signal)]
