@@ -186,3 +186,19 @@ def test_absurd_lengths_and_latencies_are_refused():
         irforge.measure_ir(sw, sw.signal, latency=2**63)       # was an OverflowError
     from irforge.measure import ClippingWarning
     assert issubclass(ClippingWarning, irforge.ClippingWarning)  # one filter for all clipping
+
+
+def test_offline_convolve_makes_no_copy_of_the_signal():
+    # a 1-hour stereo array peaked at three times its size (input, a copy, output); now input +
+    # output: the segments write straight into the output, the clipping check makes no abs() copy
+    import tracemalloc
+
+    x = np.zeros((2, 2_000_000), np.float32)
+    x[:, ::1000] = 2.0                                     # hot: the clipping check runs
+    h = np.r_[1.0, np.zeros(4799)].astype(np.float32)
+    tracemalloc.start()
+    with pytest.warns(irforge.ClippingWarning):
+        y = irforge.convolve(x, h, sample_rate=48000, threads=4)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert y.nbytes <= peak < y.nbytes * 1.4, (peak, y.nbytes)   # + the NaN check's bool mask

@@ -293,10 +293,15 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
     std::vector<Task> tasks;
     for (std::size_t o = 0; o < n_out; ++o)
         for (std::size_t s = 0; s < segs; ++s) tasks.push_back({o, s});
-    // Segment s > 0 writes into its own buffer, added afterwards.
-    std::vector<std::vector<float>> seg_out(tasks.size());
+    // Each task writes its segment's first len samples straight into the output (the segments
+    // tile [0, n)) and the m - 1 samples of tail that overlap the next segments into a small
+    // buffer of its own, added after all tasks are done: no copy of the whole output.
+    std::vector<std::vector<float>> tails(tasks.size());
+    for (std::size_t o = 0; o < n_out; ++o)
+        if (total > n) std::memset(out[o] + n, 0, (total - n) * sizeof(float));
 
-    auto run = [&](const Task& t, float* dst) {
+    auto run = [&](std::size_t k) {
+        const Task& t = tasks[k];
         // only the inputs this output listens to get an engine input (no wasted FFTs)
         std::vector<Route> mine;
         std::vector<std::size_t> inputs;
@@ -308,25 +313,29 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
             mine.push_back({local, 0, r.ir});
         }
         const std::size_t start = t.seg * seg_len;
-        const std::size_t len = std::min(seg_len, n - start);
-        const std::size_t end = std::min(len + m - 1, total - start);  // samples this task writes
-        if (mine.empty() || len == 0) {
-            std::memset(dst, 0, (len ? end : 0) * sizeof(float));
+        const std::size_t len = start < n ? std::min(seg_len, n - start) : 0;
+        if (len == 0) return;
+        const std::size_t end = std::min(len + m - 1, total - start);  // samples this task makes
+        float* main_dst = out[t.o] + start;
+        std::vector<float>& tail = tails[k];
+        tail.assign(end - len, 0.0f);
+        if (mine.empty()) {
+            std::memset(main_dst, 0, len * sizeof(float));
             return;
         }
         const std::size_t k_in = inputs.size();
         ConvolutionEngine eng(k_in, 1, irs, mine, block, std::max<std::size_t>(block, kOfflineMaxPartition));
         std::vector<const float*> ip(k_in);
         for (std::size_t i = 0; i < k_in; ++i) ip[i] = in[inputs[i]] + start;
-        float* op[1] = {dst};
+        float* op[1] = {main_dst};
         eng.process(ip.data(), op, len);
-        // flush the tail with zeros
+        // flush the tail with zeros, into the task's own buffer
         std::vector<float> zeros(block, 0.0f);
         std::vector<const float*> zp(k_in, zeros.data());
-        std::size_t done = len;
-        while (done < end) {
-            const std::size_t c = std::min(block, end - done);
-            op[0] = dst + done;
+        std::size_t done = 0;
+        while (done < tail.size()) {
+            const std::size_t c = std::min(block, tail.size() - done);
+            op[0] = tail.data() + done;
             eng.process(zp.data(), op, c);
             done += c;
         }
@@ -340,15 +349,7 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
             const std::size_t k = next.fetch_add(1);
             if (k >= tasks.size() || failed.load()) return;
             try {
-                const Task& t = tasks[k];
-                if (t.seg == 0) {
-                    run(t, out[t.o]);
-                } else {
-                    const std::size_t start = t.seg * seg_len;
-                    const std::size_t len = std::min(seg_len, n - start);
-                    seg_out[k].assign(std::min(len + m - 1, total - start), 0.0f);
-                    run(t, seg_out[k].data());
-                }
+                run(k);
             } catch (...) {
                 if (!failed.exchange(true)) err = std::current_exception();
                 return;
@@ -359,21 +360,14 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
     detail::run_workers(nt, [&](unsigned) { worker(); });
     if (err) std::rethrow_exception(err);
 
-    // Overlap-add the segments: segment s starts at s * seg_len; segment 0 covered
-    // [0, seg_len + m - 1) of out already.
+    // Add each segment's tail onto what the following segments (or the zeros past n) hold.
     for (std::size_t k = 0; k < tasks.size(); ++k) {
-        if (tasks[k].seg == 0) continue;
-        float* y = out[tasks[k].o];
         const std::size_t start = tasks[k].seg * seg_len;
-        const std::vector<float>& v = seg_out[k];
-        // samples already written by the previous segments end at start + m - 1 (the
-        // previous segment's tail); the rest of ours is new
-        const std::size_t written_end = std::min(total, start + m - 1);
-        for (std::size_t j = 0; j < v.size(); ++j) {
-            const std::size_t idx = start + j;
-            if (idx < written_end) y[idx] += v[j];
-            else y[idx] = v[j];
-        }
+        if (start >= n) continue;
+        const std::size_t len = std::min(seg_len, n - start);
+        float* y = out[tasks[k].o] + start + len;
+        const std::vector<float>& v = tails[k];
+        for (std::size_t j = 0; j < v.size(); ++j) y[j] += v[j];
     }
 }
 

@@ -123,6 +123,16 @@ def _check_band(f_low_hz, f_high_hz, sr: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _check_regularization(regularization_db) -> tuple[float, float]:
+    """Kirkeby's (in-band, out-of-band) regularisation in dB: two finite numbers (a NaN made the
+    inverse all zeros)."""
+    if isinstance(regularization_db, (str, bytes)) or np.ndim(regularization_db) != 1 or \
+            len(regularization_db) != 2:
+        raise ParameterError(f"regularization_db must be (in_band_db, out_of_band_db), got {regularization_db!r}")
+    return (check_real(regularization_db[0], "regularization_db[0]", low=-300.0, high=100.0),
+            check_real(regularization_db[1], "regularization_db[1]", low=-300.0, high=100.0))
+
+
 def _check_lam(lam) -> float | None:
     if lam is None:
         return None
@@ -890,7 +900,7 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
             lam_f = np.full_like(H2, lam_c)
             lam_used.append(lam_c / top)
         elif method == "kirkeby":
-            in_db, out_db = regularization_db
+            in_db, out_db = _check_regularization(regularization_db)
             lam_f = top * 10 ** (_band_profile(freqs, lo, hi, in_db, out_db) / 10)
             if lam is not None:
                 lam_f = lam_f * 0 + lam * top
