@@ -10,6 +10,19 @@ import pytest
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def load_mono(rel: str, sample_rate: int, seconds: float | None = None) -> np.ndarray:
+    """The first channel of a file from ../shared/data, float64, resampled to ``sample_rate``
+    (soxr) and cut to ``seconds`` when given."""
+    import soundfile as sf
+    import soxr
+
+    d, sr = sf.read(data_file(rel), dtype="float64", always_2d=True)
+    d = d[:, 0]
+    if sr != sample_rate:
+        d = soxr.resample(d, sr, sample_rate)
+    return d[: int(seconds * sample_rate)] if seconds else d
+
+
 def data_file(rel: str) -> Path:
     p = DATA / rel
     if not p.exists():

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import scipy.fft as sfft
 import soundfile as sf
-import soxr
 from scipy.signal import fftconvolve as _fftconv
 
 from irforge import ImpulseResponse, ParameterError, convolve
@@ -16,17 +15,13 @@ from irforge.deconvolution import (DeconvolutionWarning, Deconvolver, deconvolve
                                    inverse_filter)
 from irforge.metrics import si_sdr
 
-from conftest import data_file
+from conftest import data_file, load_mono
 
 SR = 44100
 
 
 def _load(rel, seconds=None):
-    d, sr = sf.read(data_file(rel), dtype="float64", always_2d=True)
-    d = d[:, 0]
-    if sr != SR:
-        d = soxr.resample(d, sr, SR)
-    return d[: int(seconds * SR)] if seconds else d
+    return load_mono(rel, SR, seconds)
 
 
 def _pair(dry_rel, ir_rel, snr_db, seed=0, dry_s=2.5, ir_s=None):

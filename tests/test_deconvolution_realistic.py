@@ -10,23 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.fft as sfft
-import soundfile as sf
-import soxr
 
 from irforge.deconvolution import _PsdStats, deconvolve
 from irforge.metrics import si_sdr
 
-from conftest import data_file
+from conftest import load_mono
 
 SR = 44100
 
 
 def _load(rel, seconds=None):
-    d, sr = sf.read(data_file(rel), dtype="float64", always_2d=True)
-    d = d[:, 0]
-    if sr != SR:
-        d = soxr.resample(d, sr, SR)
-    return d[: int(seconds * SR)] if seconds else d
+    return load_mono(rel, SR, seconds)
 
 
 def _recording(x, h, dc, seed):
