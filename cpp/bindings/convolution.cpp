@@ -1,5 +1,6 @@
 // Bindings of the partitioned convolution engine: the streaming Engine (behind
 // irforge.Convolver) and offline convolve (behind irforge.convolve).
+#include <string>
 #include <memory>
 #include <mutex>
 #include <tuple>
@@ -31,13 +32,17 @@ std::vector<irforge::IrView> to_views(const F32Array& irs) {
 class PyEngine {
 public:
     PyEngine(const py::handle& irs_in, const RouteList& routes, std::size_t n_in, std::size_t n_out,
-             std::size_t block_size, std::size_t max_partition) {
+             std::size_t block_size, std::size_t max_partition, const std::string& schedule) {
         F32Array irs = irforge_py::as_2d(irs_in, "irs");
         if (irs.shape(1) == 0) throw std::invalid_argument("Engine: empty impulse response");
+        irforge::Schedule sched;
+        if (schedule == "spread") sched = irforge::Schedule::spread;
+        else if (schedule == "immediate") sched = irforge::Schedule::immediate;
+        else throw std::invalid_argument("Engine: schedule must be 'spread' or 'immediate', got '" + schedule + "'");
         auto views = to_views(irs);
         auto r = to_routes(routes);
         py::gil_scoped_release nogil;
-        eng_ = std::make_unique<irforge::ConvolutionEngine>(n_in, n_out, views, r, block_size, max_partition);
+        eng_ = std::make_unique<irforge::ConvolutionEngine>(n_in, n_out, views, r, block_size, max_partition, sched);
     }
 
     F32Array process(const py::handle& x_in) {
@@ -121,9 +126,12 @@ F32Array convolve(const py::handle& x_in, const py::handle& irs_in, const RouteL
 void init_convolution(py::module_& m, py::module_& internal) {
     py::class_<PyEngine>(m, "Engine",
                          "Zero-latency partitioned convolution engine (n_in -> n_out through routed IRs)")
-        .def(py::init<const py::handle&, const RouteList&, std::size_t, std::size_t, std::size_t, std::size_t>(),
+        .def(py::init<const py::handle&, const RouteList&, std::size_t, std::size_t, std::size_t, std::size_t,
+                      const std::string&>(),
              py::arg("irs"), py::arg("routes"), py::arg("n_in"), py::arg("n_out"), py::arg("block_size"),
-             py::arg("max_partition") = 0)
+             py::arg("max_partition") = 0, py::arg("schedule") = "spread",
+             "schedule: 'spread' (default: later stages' work paced over the following block, bounded "
+             "work per call) or 'immediate' (each block's work in the call that completes it)")
         .def("process", &PyEngine::process, py::arg("audio"))
         .def("reset", &PyEngine::reset)
         .def("set_gains", &PyEngine::set_gains, py::arg("wet"), py::arg("dry"))
@@ -135,10 +143,10 @@ void init_convolution(py::module_& m, py::module_& internal) {
           py::arg("threads") = 0, py::arg("length") = -1,
           "Full offline convolution through routed IRs -> float32 (n_out, n + m - 1), or only the first "
           "length samples (n <= length <= n + m - 1; the rest of the tail is not computed)");
-    internal.def("plan_partitions", [](std::size_t L, std::size_t head, std::size_t maxp) {
+    internal.def("plan_partitions", [](std::size_t L, std::size_t head, std::size_t maxp, bool spread) {
         py::list l;
-        for (const auto& s : irforge::plan_partitions(L, head, maxp)) l.append(py::make_tuple(s.size, s.offset, s.count));
+        for (const auto& s : irforge::plan_partitions(L, head, maxp, spread)) l.append(py::make_tuple(s.size, s.offset, s.count));
         return l;
-    });
+    }, py::arg("ir_len"), py::arg("head"), py::arg("max_partition"), py::arg("spread") = false);
     internal.def("offline_block_size", &irforge::offline_block_size);
 }

@@ -29,10 +29,18 @@ constexpr std::size_t kOfflineMaxPartition = 65536;
 
 // One uniformly partitioned stage: blocks of Q samples, FFTs of N = 2Q, K partitions of the
 // IR segment starting at `delay` blocks (delay 0 = the head, computed on every call).
+//
+// A spread stage (delay >= 2) keeps three input blocks per input in a ring (the one filling,
+// the two the pending FFT reads) and does the work for the block completed last as a list of
+// steps - forward FFT per input, multiply-accumulate per (route, partition), inverse FFT per
+// output - run a share at a time as the next block fills (pace()); its result, the Q output
+// samples after that block, goes to next_out and becomes carry when the block ends.
 struct ConvolutionEngine::StageState {
     std::size_t Q = 0, N = 0, K = 0, delay = 0, slots = 0;
+    bool spread = false;
     fft::RealFFT fft;
-    std::vector<fft::FloatBuffer> in_buf;    // per input: [previous block | current block]
+    std::vector<fft::FloatBuffer> in_buf;    // per input: [previous block | current block];
+                                             // spread: a ring of 3 blocks
     std::vector<fft::FloatBuffer> fdl;       // per input: `slots` spectra of N floats
     std::vector<fft::FloatBuffer> ir_spec;   // per IR: K spectra of N floats (scaled by 1/N)
     std::vector<fft::FloatBuffer> carry;     // per output: head: spectrum of partitions 1..K-1;
@@ -40,13 +48,21 @@ struct ConvolutionEngine::StageState {
     fft::FloatBuffer acc, tbuf;              // N floats each
     std::size_t newest = 0;                  // FDL slot of the newest block
     std::size_t fill = 0;                    // samples in the current block (later stages)
+    // spread schedule
+    std::vector<fft::FloatBuffer> accs;      // per output: N floats, the pending block's sum
+    std::vector<fft::FloatBuffer> next_out;  // per output: Q samples, due after the current block
+    std::vector<double> cum;                 // modelled cost of steps [0, k), k = 0..steps
+    std::size_t steps = 0, next_step = 0, blk = 0, n_in = 0, n_routes = 0;
 
-    StageState(const Stage& st, std::size_t n_in, std::size_t n_out, const std::vector<IrView>& irs,
-               const std::vector<bool>& used)
-        : Q(st.size), N(2 * st.size), K(st.count), delay(st.offset / st.size), fft(2 * st.size) {
-        slots = delay == 0 ? K : K + delay - 1;
+    StageState(const Stage& st, std::size_t n_in_, std::size_t n_out, const std::vector<IrView>& irs,
+               const std::vector<bool>& used, std::size_t n_routes_, bool spread_)
+        : Q(st.size), N(2 * st.size), K(st.count), delay(st.offset / st.size),
+          spread(spread_ && st.offset >= 2 * st.size), fft(2 * st.size), n_in(n_in_),
+          n_routes(n_routes_) {
+        slots = delay == 0 ? K : (spread ? K + delay - 2 : K + delay - 1);
+        if (slots == 0) slots = 1;
         for (std::size_t i = 0; i < n_in; ++i) {
-            in_buf.emplace_back(N);
+            in_buf.emplace_back(spread ? 3 * Q : N);
             fdl.emplace_back(slots * N);
         }
         ir_spec.resize(irs.size());
@@ -67,6 +83,17 @@ struct ConvolutionEngine::StageState {
         for (std::size_t o = 0; o < n_out; ++o) carry.emplace_back(delay == 0 ? N : Q);
         acc = fft::FloatBuffer(N);
         tbuf = fft::FloatBuffer(N);
+        if (spread) {
+            for (std::size_t o = 0; o < n_out; ++o) {
+                accs.emplace_back(N);
+                next_out.emplace_back(Q);
+            }
+            steps = n_in + n_routes * K + n_out;
+            cum.assign(steps + 1, 0.0);
+            const double tf = transform_cost(Q), tm = static_cast<double>(Q);
+            for (std::size_t k = 0; k < steps; ++k)
+                cum[k + 1] = cum[k] + ((k < n_in || k >= n_in + n_routes * K) ? tf : tm);
+        }
     }
 
     const float* slot(std::size_t input, std::size_t back) const {
@@ -75,21 +102,64 @@ struct ConvolutionEngine::StageState {
     float* slot(std::size_t input, std::size_t back) {
         return fdl[input].data() + ((newest + slots - back) % slots) * N;
     }
+    // spread: where the block being filled starts in an input's ring
+    float* ring_current(std::size_t input) { return in_buf[input].data() + (blk % 3) * Q; }
+
+    // spread: run the pending steps until the work done reaches the share fill / Q (all of it
+    // when the block is complete). Steps of the block completed last (blk - 1): forward FFT of
+    // its [previous | own] samples, then the partitions' multiply-accumulates per route (routes
+    // sorted by output), then one inverse FFT per output into next_out.
+    void pace(const std::vector<Route>& routes) noexcept {
+        const double target = fill >= Q ? cum[steps] : cum[steps] * static_cast<double>(fill) / static_cast<double>(Q);
+        while (next_step < steps && cum[next_step] < target) {
+            const std::size_t k = next_step++;
+            if (k < n_in) {
+                const float* older = in_buf[k].data() + ((blk + 1) % 3) * Q;   // block blk - 2
+                const float* last = in_buf[k].data() + ((blk + 2) % 3) * Q;    // block blk - 1
+                std::memcpy(tbuf.data(), older, Q * sizeof(float));
+                std::memcpy(tbuf.data() + Q, last, Q * sizeof(float));
+                fft.forward_packed(tbuf.data(), slot(k, 0));
+            } else if (k < n_in + n_routes * K) {
+                const std::size_t j = k - n_in, r = j / K, p = j % K;
+                const Route& rt = routes[r];
+                fft::mac_packed(N, ir_spec[rt.ir].data() + p * N, slot(rt.input, delay - 2 + p),
+                                accs[rt.output].data());
+            } else {
+                const std::size_t o = k - n_in - n_routes * K;
+                fft.inverse_packed(accs[o].data(), tbuf.data());
+                std::memcpy(next_out[o].data(), tbuf.data() + Q, Q * sizeof(float));
+                accs[o].zero();
+            }
+        }
+    }
+
+    // spread: the block is complete (all steps done): its successor's output becomes due
+    void end_block() noexcept {
+        std::swap(carry, next_out);
+        newest = (newest + 1) % slots;
+        ++blk;
+        fill = 0;
+        next_step = 0;   // the ring block now filling is overwritten sample by sample
+    }
 
     void reset() {
         for (auto& b : in_buf) b.zero();
         for (auto& b : fdl) b.zero();
         for (auto& b : carry) b.zero();
+        for (auto& b : accs) b.zero();
+        for (auto& b : next_out) b.zero();
         newest = 0;
         fill = 0;
+        next_step = 0;
+        blk = 0;
     }
 };
 
 ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
                                      const std::vector<IrView>& irs,
                                      const std::vector<Route>& routes, std::size_t block_size,
-                                     std::size_t max_partition)
-    : n_in_(n_in), n_out_(n_out), ir_len_(0), head_(0), routes_(routes) {
+                                     std::size_t max_partition, Schedule schedule)
+    : n_in_(n_in), n_out_(n_out), ir_len_(0), head_(0), routes_(routes), schedule_(schedule) {
     if (n_in == 0 || n_out == 0) throw std::invalid_argument("ConvolutionEngine: no channels");
     if (n_in > kMaxChannels || n_out > kMaxChannels)
         throw std::invalid_argument("ConvolutionEngine: at most " + std::to_string(kMaxChannels) +
@@ -124,8 +194,10 @@ ConvolutionEngine::ConvolutionEngine(std::size_t n_in, std::size_t n_out,
     std::size_t maxp = max_partition ? next_pow2(max_partition) : kDefaultMaxPartition;
     maxp = std::max(maxp, head_);
     maxp = std::min(maxp, fft::kMaxSize / 2);
-    plan_ = plan_partitions(ir_len_, head_, maxp);
-    for (const Stage& st : plan_) stages_.emplace_back(new StageState(st, n_in, n_out, irs, used));
+    const bool spread = schedule == Schedule::spread;
+    plan_ = plan_partitions(ir_len_, head_, maxp, spread);
+    for (const Stage& st : plan_)
+        stages_.emplace_back(new StageState(st, n_in, n_out, irs, used, routes_.size(), spread));
     reset();
 }
 
@@ -163,7 +235,8 @@ void ConvolutionEngine::process_chunk(const float* const* in, float* const* out,
         std::memcpy(h.in_buf[i].data() + Q + pos_, src, len * sizeof(float));
         for (std::size_t s = 1; s < stages_.size(); ++s) {
             StageState& st = *stages_[s];
-            std::memcpy(st.in_buf[i].data() + st.Q + st.fill, src, len * sizeof(float));
+            float* dst = st.spread ? st.ring_current(i) + st.fill : st.in_buf[i].data() + st.Q + st.fill;
+            std::memcpy(dst, src, len * sizeof(float));
         }
     }
     // 2. head: spectrum of [previous block | partial current block] into the newest slot
@@ -216,10 +289,17 @@ void ConvolutionEngine::process_chunk(const float* const* in, float* const* out,
         }
         pos_ = 0;
     }
-    // 5. later stages whose block is complete: FFT into the FDL, multiply-accumulate over
-    //    their partitions (delayed by their offset), inverse FFT -> the next Q samples
+    // 5. later stages. Spread: the pending block's steps, paced by this block's fill; at its
+    //    end the result becomes due. Immediate: when the block is complete, FFT into the FDL,
+    //    multiply-accumulate over the partitions (delayed by their offset), inverse FFT ->
+    //    the next Q samples.
     for (std::size_t s = 1; s < stages_.size(); ++s) {
         StageState& st = *stages_[s];
+        if (st.spread) {
+            st.pace(routes_);
+            if (st.fill >= st.Q) st.end_block();
+            continue;
+        }
         if (st.fill < st.Q) continue;
         st.newest = (st.newest + 1) % st.slots;
         for (std::size_t i = 0; i < n_in_; ++i) {
@@ -324,7 +404,8 @@ void convolve_offline(std::size_t n_in, std::size_t n_out, const float* const* i
             return;
         }
         const std::size_t k_in = inputs.size();
-        ConvolutionEngine eng(k_in, 1, irs, mine, block, std::max<std::size_t>(block, kOfflineMaxPartition));
+        ConvolutionEngine eng(k_in, 1, irs, mine, block, std::max<std::size_t>(block, kOfflineMaxPartition),
+                              Schedule::immediate);
         std::vector<const float*> ip(k_in);
         for (std::size_t i = 0; i < k_in; ++i) ip[i] = in[inputs[i]] + start;
         float* op[1] = {main_dst};

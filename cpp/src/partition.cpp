@@ -25,7 +25,10 @@ bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
 }  // namespace
 
-std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size) {
+double transform_cost(std::size_t q) { return 0.5 * fft_cost_per_sample(q) * static_cast<double>(q); }
+
+std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size,
+                                   bool spread) {
     if (ir_len == 0) throw std::invalid_argument("plan_partitions: empty impulse response");
     if (ir_len > kMaxIrLength)
         throw std::invalid_argument("plan_partitions: impulse response of " + std::to_string(ir_len) +
@@ -54,10 +57,11 @@ std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, st
             const std::size_t nu = u + step >= units ? units : u + step;
             double b = kMacCostPerSample + best[at(s, nu)];
             signed char ch = -1;
-            // or open a bigger stage here (on time only if u >= its size and aligned)
+            // or open a bigger stage here (on time only if u >= its size, or twice its size
+            // when its work is spread over a block, and aligned)
             for (std::size_t t = s + 1; t < S; ++t) {
                 const std::size_t tstep = std::size_t(1) << t;
-                if (u < tstep || u % tstep) continue;
+                if (u < (spread ? 2 * tstep : tstep) || u % tstep) continue;
                 const std::size_t tu = u + tstep >= units ? units : u + tstep;
                 const double c = fft_cost_per_sample(head_size << t) + kMacCostPerSample + best[at(t, tu)];
                 if (c < b) { b = c; ch = static_cast<signed char>(t); }

@@ -10,6 +10,15 @@
 // (Gardner 1995). The head computes its newest partition on every call, so the output has
 // zero latency at any host block size, including sizes that change from call to call.
 //
+// Schedule::spread (the default, for real time): a later stage's work for one block - the
+// forward FFT of its input, the spectrum multiply-accumulates, the inverse FFT - is not done
+// in the one call that completes the block but paced over the calls of the following block,
+// in proportion to the samples they bring (by the plan's cost model); such stages start at
+// offset >= 2 * size so the result is still on time. Every call then does about the average
+// work plus at most one step per stage (one FFT), instead of a whole large partition's FFTs
+// every so often. Schedule::immediate does each block's work in the call that completes it
+// (offline use: slightly less work in total, no per-call bound).
+//
 // prepare happens in the constructor (all allocation, IR spectra). process() and reset()
 // never allocate, lock or throw; one engine must not be used by two threads at once.
 #pragma once
@@ -38,6 +47,8 @@ struct IrView {
     std::size_t length;
 };
 
+enum class Schedule { spread, immediate };
+
 class ConvolutionEngine {
 public:
     // irs: all of the same length (>= 1 sample). block_size: the expected host block size
@@ -46,7 +57,7 @@ public:
     // Throws std::invalid_argument on inconsistent arguments.
     ConvolutionEngine(std::size_t n_in, std::size_t n_out, const std::vector<IrView>& irs,
                       const std::vector<Route>& routes, std::size_t block_size,
-                      std::size_t max_partition = 0);
+                      std::size_t max_partition = 0, Schedule schedule = Schedule::spread);
     ~ConvolutionEngine();
     ConvolutionEngine(const ConvolutionEngine&) = delete;
     ConvolutionEngine& operator=(const ConvolutionEngine&) = delete;
@@ -63,6 +74,7 @@ public:
     std::size_t ir_length() const { return ir_len_; }
     std::size_t latency_samples() const { return 0; }
     const std::vector<Stage>& plan() const { return plan_; }
+    Schedule schedule() const { return schedule_; }
 
 private:
     struct StageState;
@@ -76,6 +88,7 @@ private:
     std::size_t pos_ = 0;       // position inside the head block
     unsigned long long t_ = 0;  // samples since reset
     float wet_ = 1.0f, dry_ = 0.0f;
+    Schedule schedule_ = Schedule::spread;
 };
 
 // Offline full convolution: out[o] has n + ir_len - 1 samples, or only its first out_len

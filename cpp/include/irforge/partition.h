@@ -5,7 +5,9 @@
 // with blocks of size_s (FFTs of 2 * size_s). The first stage (offset 0) is computed
 // immediately, block by block, which gives zero latency; a later stage needs its whole
 // input block before it can start, so its segment must begin at offset >= size_s (and a
-// multiple of size_s) to be on time (Gardner 1995; Garcia 2002 for the cost model).
+// multiple of size_s) to be on time (Gardner 1995; Garcia 2002 for the cost model). A stage
+// whose work is spread over the calls of the following block (real-time use: bounded work per
+// call) needs one block more, offset >= 2 * size_s.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +28,13 @@ struct Stage {
 // Cheapest partitioning (by an operation-count model) of an IR of `ir_len` samples whose
 // first stage has partitions of `head_size` samples; stage sizes are head_size * 2^k and at
 // most `max_size`. head_size and max_size are powers of two, head_size <= max_size.
-std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size);
+// spread: later stages start at offset >= 2 * their size (their work is spread over a block).
+std::vector<Stage> plan_partitions(std::size_t ir_len, std::size_t head_size, std::size_t max_size,
+                                   bool spread = false);
+
+// Modelled cost of one real FFT of 2 * q points, in the units of plan_cost (one partition's
+// spectrum multiply-accumulate of q samples costs q); the spread schedule paces work by it.
+double transform_cost(std::size_t q);
 
 // Modelled cost per output sample of a plan (arbitrary units), for tests and for choosing
 // the head size of offline convolution.

@@ -12,8 +12,10 @@ class Engine:
     """
     Zero-latency partitioned convolution engine (n_in -> n_out through routed IRs)
     """
-    def __init__(self, irs: typing.Any, routes: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], n_in: typing.SupportsInt | typing.SupportsIndex, n_out: typing.SupportsInt | typing.SupportsIndex, block_size: typing.SupportsInt | typing.SupportsIndex, max_partition: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
-        ...
+    def __init__(self, irs: typing.Any, routes: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], n_in: typing.SupportsInt | typing.SupportsIndex, n_out: typing.SupportsInt | typing.SupportsIndex, block_size: typing.SupportsInt | typing.SupportsIndex, max_partition: typing.SupportsInt | typing.SupportsIndex = 0, schedule: str = 'spread') -> None:
+        """
+        schedule: 'spread' (default: later stages' work paced over the following block, bounded work per call) or 'immediate' (each block's work in the call that completes it)
+        """
     def process(self, audio: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def reset(self) -> None:
