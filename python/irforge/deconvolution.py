@@ -28,11 +28,16 @@ sound) is removed too: the output starts where the dry signal started.
   cross-validation on the recording (the profile's shape comes from the band fits; its level
   is where their noise estimate is least reliable), or the GCV-``"tikhonov"`` design when
   that one's GCV score is clearly lower (< 0.8 x the unscaled Wiener's; e.g. a noise-free
-  recording, where the Wiener band fit over-regularises). Needs no dry signal. A recording
-  without measurable noise (GCV-Tikhonov's lambda <= 1e-9 x max |H|^2: a digital render through
-  the IR) given as an array is divided by one full-length float64 FFT instead of a FIR: the
-  inverse of an IR with deep notches at such a small lambda rings longer than any practical
-  filter (a float32 render of a guitar through a cabinet: about 70 dB SNR back instead of 25-55).
+  recording, where the Wiener band fit over-regularises). Needs no dry signal. The noise
+  floor is modelled as real floors are: a smooth white + pink + brown shape fitted where the
+  floor is stationary (``_floor_shape``), stationary lines (DC offset, mains hum) and a DC
+  offset estimated jointly with the level; GCV runs on the residual whitened by that shape
+  (GCV for correlated noise), so a coloured floor is not taken for signal. Where recording
+  plus IR fit in 2^23 samples every channel is then divided by one full-length float64 FFT
+  (no FIR truncation); a recording without measurable noise (whitened GCV-Tikhonov's lambda
+  <= 1e-9 x max |H|^2: a digital render through the IR) by GCV-Tikhonov: the inverse of an IR
+  with deep notches at such a small lambda rings longer than any practical filter (a float32
+  render of a guitar through a cabinet: about 70 dB SNR back instead of 25-55).
 - ``"wiener"``: ``G = conj(H) / (|H|^2 + S_n / S_x)`` with the noise
   PSD ``S_n`` estimated from the recording itself (a low percentile of per-frame spectra, i.e.
   minimum statistics) or given as ``noise_db`` / a noise-only excerpt, and the dry PSD
@@ -168,7 +173,12 @@ _OVERSUB = 1.4         # S_x = max(S_y - _OVERSUB * S_n, 0) / |H|^2
 _LINE_Q = 0.2          # percentile of unsmoothed frame powers for the line detector
 _LINE_RATIO = 10.0     # a stationary line: that percentile > 10 x its neighbours' median
 _LINE_NEIGH = 17       # neighbourhood (Welch bins) of that median
+_NOISE_ONLY = 0.1      # a band is noise only where the dry signal could be < 10 % of it
 _MAX_FRAMES = 256      # frames kept for the percentile (decimated reservoir: bounded memory)
+_STAT_Q = 0.2          # the noise floor's stationarity test: this percentile over _NOISE_Q's ...
+_STAT_KAPPA = 2.0      # ... at most this many times its value for stationary noise (3 dB)
+_SHAPE_OCT = 3.0       # a coloured floor model needs stationary bins spanning 3 octaves ...
+_SHAPE_GAIN_DB = 1.0   # ... and must fit them 1 dB (rms, log) better than a white floor
 _CORE_FFT = (16, 1 << 22)
 
 
@@ -304,6 +314,20 @@ class _PsdStats:
         k = min(int(q * Ps.shape[2]), Ps.shape[2] - 1)       # frames on the contiguous axis
         return np.partition(Ps, k, axis=2)[:, :, k].astype(np.float64)
 
+    def spread(self) -> np.ndarray:
+        """Per bin, the ``_STAT_Q`` percentile of the frequency-smoothed frame powers over the
+        ``_NOISE_Q`` percentile (the floor): (channels, bins). Stationary noise gives a value
+        fixed by the number of frames (:func:`_spread_calibration`); a floor that is the quiet
+        end of a signal (a reverberant tail filling every pause) gives far more."""
+        if not self.kept:
+            return np.full((self.channels, self.bins), np.inf)
+        P = np.concatenate(self.kept, axis=1)
+        Ps = np.sort(_smooth_bins(P, _SMOOTH_BINS, axis=2), axis=1)
+        F = Ps.shape[1]
+        lo = Ps[:, min(int(_NOISE_Q * F), F - 1)].astype(np.float64)
+        hi = Ps[:, min(int(_STAT_Q * F), F - 1)].astype(np.float64)
+        return hi / np.maximum(lo, 1e-300)
+
     def line_mask(self) -> np.ndarray:
         """Welch bins holding a stationary narrow-band component (DC offset, mains hum and its
         harmonics, any steady tone): (channels, bins) bool.
@@ -356,6 +380,87 @@ def _noise_bias(n_fft: int) -> np.ndarray:
     return _BIAS_CACHE[n_fft]
 
 
+_SPREAD_CACHE: dict = {}
+
+
+def _spread_calibration(n_fft: int, frames: int) -> float:
+    """:meth:`_PsdStats.spread` of white Gaussian noise with ``frames`` frames (median over
+    interior bins and 4 realisations, deterministic seed; measured once per size)."""
+    key = (n_fft, frames)
+    if key not in _SPREAD_CACHE:
+        r = np.random.default_rng(54321)
+        st = _PsdStats(4, n_fft)
+        st.feed(r.standard_normal((4, n_fft * max(frames, 1)), dtype=np.float32))
+        e = _SMOOTH_BINS
+        _SPREAD_CACHE[key] = float(np.median(st.spread()[:, e:-e]))
+    return _SPREAD_CACHE[key]
+
+
+#: bins of the Welch grid over which a line spreads in the smoothed floor (percentile smoothing
+#: over _SMOOTH_BINS, then over 2 _SMOOTH_BINS + 1)
+_LINE_SPREAD = _SMOOTH_BINS // 2 + _SMOOTH_BINS + 1
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` (channels, bins) grown by ``k`` bins on each side."""
+    out = mask.copy()
+    for s in range(1, k + 1):
+        out[:, s:] |= mask[:, :-s]
+        out[:, :-s] |= mask[:, s:]
+    return out
+
+
+def _floor_shape(stats: _PsdStats, s_n: np.ndarray, sr: float,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
+    """The noise floor's spectral shape, (channels, bins) on the Welch grid, for whitening.
+
+    Real floors are smooth: white (electronics, quantisation), pink (1/f) or brown (1/f^2:
+    rumble, wind, handling). The minimum-statistics floor ``s_n`` follows them where the
+    recording shows its noise, but it is the quiet end of the *signal* wherever the signal
+    never pauses (reverberant speech: 40 dB above the true floor at low frequencies). So the
+    bins where the floor is stationary (:meth:`_PsdStats.spread` within ``_STAT_KAPPA`` x its
+    value for noise) are fitted, in relative terms, with non-negative amounts of the three
+    shapes (every octave weighted alike); the coloured fit is used when those bins span
+    ``_SHAPE_OCT`` octaves and it fits them ``_SHAPE_GAIN_DB`` (rms) better than a white floor, else the floor is white at their mean
+    level. Never above ``s_n`` (an upper bound of the noise). Without stationary bins: white.
+    """
+    from scipy.optimize import nnls
+
+    C, nb = s_n.shape
+    frames = stats.n_kept
+    ref = _spread_calibration(stats.n_fft, frames)
+    ok_all = stats.spread() < _STAT_KAPPA * ref
+    f = np.maximum(np.arange(nb) * sr / stats.n_fft, 20.0)
+    A = np.stack([np.ones(nb), 1000.0 / f, (1000.0 / f) ** 2], axis=1)
+    out = np.empty((C, nb))
+    for c in range(C):
+        ok = ok_all[c].copy()
+        ok[:2] = False                     # DC and the first bin: lines, not floor
+        if exclude is not None:
+            ok &= ~exclude[c]
+        sn = s_n[c]
+        if ok.sum() < 8:
+            out[c] = np.full(nb, float(np.median(sn)))
+            continue
+        # relative errors, every octave weighted alike (bins are linear in frequency)
+        octw = 1.0 / f[ok]
+        octw /= octw.sum()
+        w = np.sqrt(octw) / sn[ok]
+        coef, _ = nnls(A[ok] * w[:, None], sn[ok] * w)
+        model = A @ coef
+
+        def err(mod):
+            e = 10 * np.log10(np.maximum(mod[ok], 1e-300) / sn[ok])
+            return float(np.sqrt(np.sum(octw * e * e)))
+
+        white = np.full(nb, math.exp(float(np.sum(octw * np.log(sn[ok])))))
+        span = math.log2(float(f[ok].max() / f[ok].min()))
+        if not (span >= _SHAPE_OCT and err(model) < err(white) - _SHAPE_GAIN_DB):
+            model = white
+        out[c] = np.maximum(np.minimum(model, sn), 1e-300)
+    return out
+
+
 @dataclass
 class _Spectra:
     """Welch-resolution spectra of one recording, per channel (frequency grid of n_fft)."""
@@ -368,6 +473,9 @@ class _Spectra:
     # channel -> GCV-Tikhonov lambda / max|H|^2 ("auto"), whichever design was chosen
     gcv_lam: dict = field(default_factory=dict)
     lines: "np.ndarray | None" = None   # (channels, bins) Welch bins with stationary lines
+    # channel -> a DC offset was detected ("auto": then modelled by _auto_full)
+    offset: dict = field(default_factory=dict)
+    shape: "np.ndarray | None" = None   # (channels, bins) the noise floor's shape (_floor_shape)
 
 
 def _recording_spectra(stats: _PsdStats, *, noise_db, noise) -> _Spectra:
@@ -426,6 +534,12 @@ class _Analyser:
         spec.fine_sr = self.sr
         if self.fine is not None:
             spec.lines = self.stats.line_mask()
+            # the minimum-statistics floor is smoothed over +-_LINE_SPREAD bins: near a line (a
+            # DC offset, hum) it is the line's, not the floor's; the floor's shape is fitted
+            # without those bins and stands in for s_n there (the lines are modelled apart)
+            near = _dilate(spec.lines, _LINE_SPREAD)
+            spec.shape = _floor_shape(self.stats, spec.s_n, self.sr, exclude=near)
+            spec.s_n = np.where(near, np.minimum(spec.s_n, spec.shape), spec.s_n)
         return spec
 
 
@@ -491,8 +605,16 @@ class _FineStats:
         self.windowed = True
 
     def _whole_recording(self, fr: np.ndarray) -> None:
-        """A recording no longer than one frame, unwindowed: its exact float64 spectrum."""
-        X = sfft.rfft(fr.astype(np.float64), self.F, axis=-1)
+        """A recording no longer than one frame, unwindowed: its exact float64 spectrum.
+
+        Except for the recording's mean, which only bin 0 keeps: without a window a DC offset
+        is a rectangle of the recording's length, whose sidelobes (-20 dB/decade) would reach
+        every bin, and the band fits would take them for a broadband noise floor (an offset of
+        -60 dBFS through an image-source room: a regularisation 1e5 too high, 29 dB SI-SDR
+        instead of 60). Bin 0 holds the whole mean for the offset detector."""
+        fr = fr.astype(np.float64)
+        X = sfft.rfft(fr - fr.mean(axis=-1, keepdims=True), self.F, axis=-1)
+        X[:, 0] = fr.sum(axis=-1)
         self.sum += X.real * X.real + X.imag * X.imag
         self.count += 1
 
@@ -616,6 +738,20 @@ def _fine_lambda(R: np.ndarray, fine: _FineStats, coarse: _Spectra | None, sr: f
     reliable = snr >= 4.0
     if reliable.any():
         As = np.minimum(As, As[reliable].max())
+        # Noise-only bands: even the largest dry PSD seen in the clearly observed bands, through the
+        # IR's gain here, would be under _NOISE_ONLY of the recording's power in the band (below
+        # a room's or cabinet's lowest passband, where |H|^2 is 40-60 dB down). The recording is
+        # noise there whatever the noise floor estimate says: the minimum statistics run 5-6 dB
+        # low at the lowest Welch bins for pink or brown noise (their 43 Hz smoothing averages a
+        # steep spectrum), and a band fit that takes the rest for signal gives a gain 1/|H| to
+        # the noise (a brown floor through a room IR: -15 dB SI-SDR instead of 22).
+        # The reference dry level comes from bands clearly above the noise (>= 20 dB when
+        # there are such bands): at 6 dB a band can be the under-estimated floor itself.
+        clear = snr >= 100.0
+        ref = As[clear].max() if clear.any() else As[reliable].max()
+        noise_only = rm * ref < _NOISE_ONLY * pm
+        As = np.where(noise_only, 0.0, As)
+        Cs = np.where(noise_only, np.maximum(Cs, pm), Cs)
     # Observable means: the recording is above the noise also by the minimum-statistics bound
     # (the noise-only frames' level, calibrated per bin): a band at the noise floor whose
     # fitted noise came out a dB or two low must not get a dry PSD, since its gain would be
@@ -728,11 +864,19 @@ def _wiener_lambda(H2: np.ndarray, spec: _Spectra, ch: int) -> np.ndarray:
                 # holds more than _LINE_RATIO x what the band model explains (S_x |H|^2 + S_n).
                 pred0 = floor[0] * (1.0 + RF[0] / math.exp(float(np.interp(0.0, centres, loglam))))
                 lines[0] |= bool(Pf[0] > _LINE_RATIO * pred0)
+                spec.offset[ch] = float(Pf[0] / max(pred0, 1e-300)) if lines[0] else 0.0
                 w = _gcv_weights(Pf, float(np.median(floor)), lines, spec.n_fft)[::sub]
                 P = Pf[::sub] * w
                 lw = np.exp(np.interp(np.arange(0, R.size * sub, sub), centres, loglam))
                 lt = _gcv_lambda(R, P)
-                spec.gcv_lam[ch] = lt / max(float(R.max()), 1e-300)
+                # "No measurable noise" (the exact division) is judged by GCV for correlated
+                # noise, the residual whitened by the floor's shape (_floor_shape): unwhitened,
+                # a brown floor is "signal" that only a tiny lambda explains.
+                lt_w = lt
+                if spec.shape is not None:
+                    sh = _to_grid(spec.shape[ch], spec.fine.F)[::sub]
+                    lt_w = _gcv_lambda(R, P * (float(np.median(sh)) / np.maximum(sh, 1e-300)))
+                spec.gcv_lam[ch] = lt_w / max(float(R.max()), 1e-300)
                 # Scores within _GCV_TIE of each other are a tie (GCV is itself an estimate;
                 # on the benchmark pairs a 5 % lower Tikhonov score still meant 7 dB worse):
                 # the Tikhonov design must win clearly (noise-free recordings: ~1e-3).
@@ -834,6 +978,9 @@ class _Design:
     g: np.ndarray          # (channels, L) float32 FIR
     delay: int             # samples to drop from the start of g * y
     info: dict
+    # method="auto" with estimated statistics: lambda(f) per channel on the design grid (the
+    # profile the full-length path _auto_full rescales)
+    profiles: list = field(default_factory=list)
 
 
 def _min_phase_spectrum(mag: np.ndarray, n: int) -> np.ndarray:
@@ -875,6 +1022,7 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
         delay = L // 2
     gs, info = [], {"method": method, "filter_length": L, "design_fft": N, "phase": phase}
     lam_used = []
+    profiles: list = []
     H2_shared = None
     for c in range(n_channels):
         H = H_all[c if H_all.shape[0] > 1 else 0]
@@ -886,6 +1034,8 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
         top = float(H2.max())
         if method == "wiener":
             lam_f = _wiener_lambda(H2, spec, c) if spec is not None else np.full_like(H2, 1e-6 * top)
+            if spec is not None and spec.auto and spec.fine is not None:
+                profiles.append(np.asarray(lam_f, np.float32) / np.float32(top))
             lam_used.append(float(np.median(lam_f[:: max(1, lam_f.size // 4096)])) / top)  # info
         elif method == "tikhonov":
             if lam is None:
@@ -940,7 +1090,7 @@ def _design(h: np.ndarray, sr: float, method: str, *, n_channels: int, spec: _Sp
     total_delay = delay + onset
     info["delay_samples"] = total_delay
     info["onset_samples"] = onset
-    return _Design(np.ascontiguousarray(g, dtype=np.float32), total_delay, info)
+    return _Design(np.ascontiguousarray(g, dtype=np.float32), total_delay, info, profiles)
 
 
 def _apply_fir(y: np.ndarray, design: _Design, threads: int = 0) -> np.ndarray:
@@ -993,6 +1143,23 @@ _EXACT_FILE_MAX = 1 << 21
 _EXACT_LAM = 1e-9
 
 
+#: "no measurable noise" also needs the floor itself to be digital: in at least a tenth of the
+#: Welch bins the minimum-statistics floor is below this fraction of the recording's mean
+#: power per bin (-100 dB; float32 rounding is about -150, a recording's own noise -90 at best)
+_DIGITAL_FLOOR = 1e-10
+
+
+def _digital_floor(spec: _Spectra, c: int) -> bool:
+    """Whether channel ``c`` has a digital noise floor and no DC offset (a render through the
+    IR, not a recording): GCV alone mistakes a recording over a 60 dB white floor for one when
+    the dry signal is tonal and the room short (lambda 1e-14 against an oracle 1e-3: a guitar
+    note through an image-source room, -35 dB), and the exact division models no offset."""
+    if spec.offset.get(c, 0.0) > 0:
+        return False
+    ref = float(np.mean(spec.s_y[c])) + 1e-300
+    return float(np.percentile(spec.s_n[c], 10)) < _DIGITAL_FLOOR * ref
+
+
 def _exact_tikhonov(y: np.ndarray, h: np.ndarray) -> np.ndarray:
     """GCV-Tikhonov by one full-length float64 FFT division (n + m - 1 points: no wrap-around,
     no FIR truncation). For recordings without measurable noise (a digital render through the
@@ -1011,6 +1178,167 @@ def _exact_tikhonov(y: np.ndarray, h: np.ndarray) -> np.ndarray:
     Y *= np.conj(H)
     Y /= H2 + lam
     return sfft.irfft(Y, L, workers=-1)[:n].astype(np.float32)
+
+
+def _offset_gls(Y: np.ndarray, U: np.ndarray, r: np.ndarray, s: np.ndarray) -> float:
+    """Generalised least-squares amplitude of a component of known spectrum ``U`` (a DC offset:
+    the transform of the recording's all-ones window) in ``Y = H X + c U + N``.
+
+    Under the Gaussian model that the regularised inverse is the MAP estimate of (dry spectrum
+    of variance ``S_n / lambda``, noise of shape ``s``), ``Y - c U`` has variance
+    ``s / r`` per bin with ``r = lambda / (|H|^2 + lambda)``; minimising over ``c`` gives
+    ``c = sum(r / s Re(conj(U) Y)) / sum(r / s |U|^2)`` (rfft bins counted twice except DC and
+    Nyquist). The bins where the IR passes little (``r`` near 1) carry the weight: the plain
+    mean of the recording is biased by ``H(0) X(0) / n`` (a room IR passes DC, and the dry
+    signal has a mean of its own), while a cabinet, which passes almost nothing at 0 Hz, leaves
+    the offset alone there.
+    """
+    wt = np.full(Y.shape[-1], 2.0)
+    wt[0] = 1.0
+    if Y.shape[-1] > 1:
+        wt[-1] = 1.0
+    w = wt * r / s
+    den = float(np.sum(w * (U.real * U.real + U.imag * U.imag)))
+    if den <= 0:
+        return 0.0
+    return float(np.sum(w * (U.real * Y.real + U.imag * Y.imag))) / den
+
+
+#: the profile's level is searched over this range (x its median, relative to max |H|^2)
+_FULL_SCALES = np.logspace(-16, 4, 81)
+_OFFSET_ITERS = 3
+_OFFSET_EXCLUDE = 1e-6
+#: an IR that passes DC at least this much (|H(0)|^2 re max |H|^2, -60 dB: rooms, not cabinets)
+#: turns an unmodelled offset into a harmless constant c / H(0), while the dry signal's own low
+#: frequencies confound its estimate: there the offset is modelled only when it is at least
+#: _OFFSET_MIN noise-floor standard deviations, else the FIR design's line-weighted GCV
+#: handles it. Through an IR with less DC gain (a cabinet) it is always modelled: its inverse
+#: would amplify it by 1 / |H(0)|.
+_OFFSET_DC_PASS = 1e-6
+_OFFSET_MIN = 30.0
+
+
+def _auto_full(y: np.ndarray, h: np.ndarray, profile: np.ndarray,
+               shape: np.ndarray, offset: bool, lines: np.ndarray | None = None) -> np.ndarray | None:
+    """``method="auto"`` on a whole array: the Wiener profile's level chosen by GCV whitened by
+    the noise floor's shape, a DC offset estimated jointly, one full-length float64 FFT division.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        One channel of the recording.
+    h : np.ndarray [shape=(m,)]
+        Its IR.
+    profile : np.ndarray [shape=(bins,)]
+        lambda(f) / max |H|^2 on the design grid (:func:`_wiener_lambda`); only its shape is used.
+    shape : np.ndarray [shape=(welch_bins,)]
+        The noise floor (:func:`_floor_shape`, per-sample variance units): it whitens GCV's
+        residual, and an offset through an IR that passes DC is judged against its median
+        (``_OFFSET_DC_PASS``).
+    offset : bool
+        A DC offset was detected: estimate and remove it.
+    lines : np.ndarray [shape=(welch_bins,), bool], optional
+        Welch bins with stationary lines (hum, tones: :meth:`_PsdStats.line_mask`); GCV's
+        residual there is clipped to the floor's level (as :func:`_gcv_weights` does).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float32] or None
+        ``None``: an offset through an IR that passes DC proved insignificant
+        (``_OFFSET_DC_PASS``); the caller keeps the FIR design.
+
+    Notes
+    -----
+    GCV's residual is whitened by the noise floor's shape ``s`` (generalised cross-validation
+    for correlated noise: the problem ``Y / sqrt(s) = (H / sqrt(s)) X + white``, whose
+    residual power is ``|r Y|^2 / s``): with a pink or brown floor, unwhitened GCV takes the
+    loud low-frequency noise for signal and sets the level 10-40 dB too low (a guitar DI
+    through a cabinet over pink noise at 40 dB SNR: 8 dB SI-SDR instead of 25). A DC offset (a
+    step at the recording's edges, so broadband: it is not only the 0 Hz bin) is a component
+    of known shape, estimated by generalised least squares with the current regularisation
+    (:func:`_offset_gls`) and removed; level and offset are iterated ``_OFFSET_ITERS`` times.
+    n + m - 1 points: no wrap-around.
+    """
+    n, m = y.shape[-1], h.shape[-1]
+    L = sfft.next_fast_len(n + m, real=True)
+    Y = sfft.rfft(np.asarray(y, np.float64), L, workers=-1)
+    H = sfft.rfft(np.asarray(h, np.float64), L, workers=-1)
+    H2 = H.real * H.real + H.imag * H.imag
+    top = max(float(H2.max()), 1e-300)
+    nb = H2.size
+    w = np.interp(np.linspace(0.0, 1.0, nb), np.linspace(0.0, 1.0, profile.size),
+                  np.asarray(profile, np.float64))
+    w = np.maximum(w / max(float(np.median(w)), 1e-300), 1e-30)
+    sh = np.interp(np.linspace(0.0, 1.0, nb), np.linspace(0.0, 1.0, shape.size), shape)
+    sh = np.maximum(sh / max(float(np.median(shape)), 1e-300), 1e-12)
+    noise_var = float(np.median(shape))        # per-sample variance of the floor (lines aside)
+    sub = max(1, nb // 65536)                        # the GCV means need only a subsample
+    inv_s = 1.0 / sh[::sub]
+    clip = None
+    if lines is not None and lines[1:].any():
+        # |Y_k|^2 of the floor alone is about n x its PSD (per-sample variance units)
+        ref = n * np.interp(np.linspace(0.0, 1.0, nb), np.linspace(0.0, 1.0, shape.size), shape)
+        span = np.zeros(nb, bool)
+        ratio = (nb - 1) / max(lines.size - 1, 1)
+        for b in np.flatnonzero(lines[1:]) + 1:
+            span[max(0, int((b - 1.5) * ratio)): min(nb, int((b + 1.5) * ratio) + 1)] = True
+        clip = np.where(span, ref, np.inf)[::sub]
+    c = 0.0
+    if offset:
+        U = sfft.rfft(np.ones(n), L, workers=-1)
+        U2 = (U.real * U.real + U.imag * U.imag)[::sub]
+        # GCV's residual leaves out the bins where the offset's own spectrum is within 60 dB of
+        # its peak (around 0 Hz): there it is dominated by the error of the offset estimate
+        gw = np.where(U2 > _OFFSET_EXCLUDE * U2.max(), 0.0, 1.0) * inv_s
+        for _ in range(_OFFSET_ITERS):
+            Yc = Y[::sub] - c * U[::sub]
+            P = Yc.real * Yc.real + Yc.imag * Yc.imag
+            if clip is not None:
+                P = np.minimum(P, clip)
+            P *= gw
+            beta = _gcv_best(w[::sub], top * _FULL_SCALES, H2[::sub], P)
+            lam = beta * w
+            c = _offset_gls(Y, U, lam / (H2 + lam), sh)
+        if H2[0] >= _OFFSET_DC_PASS * top and abs(c) < _OFFSET_MIN * math.sqrt(noise_var):
+            return None
+        Y -= c * U
+    else:
+        Ys = Y[::sub]
+        P = Ys.real * Ys.real + Ys.imag * Ys.imag
+        if clip is not None:
+            P = np.minimum(P, clip)
+        P *= inv_s
+        lam = _gcv_best(w[::sub], top * _FULL_SCALES, H2[::sub], P) * w
+    Y *= np.conj(H)
+    Y /= H2 + lam
+    return sfft.irfft(Y, L, workers=-1)[:n].astype(np.float32)
+
+
+def _auto_whole(y: np.ndarray, h: np.ndarray, spec: _Spectra, design: _Design,
+                max_len: int) -> dict:
+    """The channels ``method="auto"`` deconvolves by one full-length float64 FFT instead of
+    the FIR, ``{channel: estimate (n,) float32}``, when recording + IR fit in ``max_len``
+    samples: a channel without measurable noise by GCV-Tikhonov (:func:`_exact_tikhonov`),
+    every other by the whitened-GCV Wiener design with a detected DC offset modelled
+    (:func:`_auto_full`; through a cabinet also a small one: the FIR's line-weighted GCV left
+    4-13 dB on the table at -100 to -60 dBFS there; through a room only a significant one,
+    ``_OFFSET_DC_PASS``). Shared by :func:`deconvolve` and
+    :func:`deconvolve_file`, so both give the same result."""
+    C, n = y.shape
+    if n + h.shape[1] > max_len:
+        return {}
+    out = {}
+    for c in range(C):
+        hc = h[c if h.shape[0] > 1 else 0]
+        if spec.gcv_lam.get(c, np.inf) <= _EXACT_LAM and _digital_floor(spec, c):
+            out[c] = _exact_tikhonov(y[c], hc)
+        elif spec.fine is not None and spec.shape is not None and len(design.profiles) == C:
+            est = _auto_full(y[c], hc, design.profiles[c], spec.shape[c],
+                             spec.offset.get(c, 0.0) > 0,
+                             spec.lines[c] if spec.lines is not None else None)
+            if est is not None:
+                out[c] = est
+    return out
 
 
 def _stft_method(y: np.ndarray, h: np.ndarray, spec: _Spectra) -> np.ndarray:
@@ -1178,15 +1506,14 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
             design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
                              spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
                              filter_length=filter_length, regularization_db=regularization_db)
-            exact = []
-            if auto and spec is not None and filter_length is None and n + h.shape[1] <= _EXACT_MAX:
-                exact = sorted(c for c, v in spec.gcv_lam.items() if v <= _EXACT_LAM)
-            if len(exact) < C:
+            whole = (_auto_whole(y, h, spec, design, _EXACT_MAX)
+                     if auto and spec is not None and filter_length is None else {})
+            if len(whole) < C:
                 out = _apply_fir(y, design, thr)
             else:
                 out = np.empty((C, n), np.float32)
-            for c in exact:
-                out[c] = _exact_tikhonov(y[c], h[c if h.shape[0] > 1 else 0])
+            for c, est in whole.items():
+                out[c] = est
     out = out.astype(np.float32, copy=False)
     if not np.isfinite(out).all():
         out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
@@ -1363,9 +1690,8 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     (Welch spectra, minimum statistics, the long-frame spectrum: memory independent of the
     file length), the second runs the FIR inverse through the partitioned-convolution engine
     block by block. Exception: with ``method="auto"`` a file of at most 2^21 samples per
-    channel that has no measurable noise (a digital render through the IR) is read whole once
-    more and divided by one full-length FFT, as :func:`deconvolve` does (memory: a few times
-    the file's size). The output (same channels, length and rate as the input) is written to a
+    channel (recording + IR) is read whole once more and each channel divided by one
+    full-length FFT, exactly as :func:`deconvolve` does (memory: a few times the file's size). The output (same channels, length and rate as the input) is written to a
     temporary file beside ``out_path`` and renamed into place: an error never leaves a
     half-written file. The IR is resampled to the recording's rate (soxr) when they differ.
 
@@ -1450,20 +1776,16 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
     design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,
                      spec=spec, lam=lam, f_low_hz=f_low_hz, f_high_hz=f_high_hz, phase=phase,
                      filter_length=filter_length, regularization_db=regularization_db)
-    # A short file without measurable noise (a digital render) is divided exactly, as
-    # deconvolve() does for arrays: read once more, whole (at most _EXACT_FILE_MAX samples).
-    exact: list = []
-    whole = None
+    # A short file is deconvolved as deconvolve() does for arrays ("auto": a full-length FFT
+    # per channel, _auto_whole): read once more, whole (at most _EXACT_FILE_MAX samples).
+    whole: dict = {}
     if auto and spec is not None and filter_length is None and n + h.shape[1] <= _EXACT_FILE_MAX:
-        exact = sorted(c for c, v in spec.gcv_lam.items() if v <= _EXACT_LAM)
-    if exact:
-        whole = np.concatenate(list(blocks()), axis=1)
-        for c in exact:
-            whole[c] = _exact_tikhonov(whole[c], h[c if h.shape[0] > 1 else 0])
+        whole = _auto_whole(np.concatenate(list(blocks()), axis=1), h, spec, design, _EXACT_FILE_MAX)
+    exact = sorted(whole)
     with open_audio_atomic(out_p, sr, C, bit_depth=bit_depth, overwrite=overwrite) as out:
-        if len(exact) == C:              # every channel divided exactly: nothing to filter
+        if len(exact) == C:              # every channel divided whole: nothing to filter
             for i0 in range(0, n, bs):
-                out.write(whole[:, i0:i0 + bs].T)
+                out.write(np.stack([whole[c][i0:i0 + bs] for c in range(C)]).T)
             return out_p
         g = np.ascontiguousarray(design.g)
         routes = [(c, c, c if g.shape[0] > 1 else 0) for c in range(C)]
@@ -1481,7 +1803,8 @@ def deconvolve_file(in_path, ir_path, out_path, *, method: str = "auto", overwri
                 yb = yb[:, :k]
                 if exact:
                     yb = yb.copy()
-                    yb[exact] = whole[exact, written:written + k]
+                    for c in exact:
+                        yb[c] = whole[c][written:written + k]
                 out.write(np.nan_to_num(yb).T)
                 written += k
 
