@@ -40,6 +40,8 @@ _LAZY = {
     "audio_io": ("irforge.audio_io", None),
     "TruncatedFileWarning": ("irforge.audio_io", "TruncatedFileWarning"),
     "MarkerWarning": ("irforge.measure", "MarkerWarning"),
+    "Chain": ("irforge.chain", "Chain"),
+    "render": ("irforge.batch", "render"),
 }
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "NonlinearityWarning", "ParameterError", "Sweep", "analyze", "blind_t60", "capture", "convolve",
     "deconvolve", "deconvolve_file", "dereverb", "export", "inverse_filter", "measure_ir", "metrics",
     "presets", "shape_decay", "sweeps", "audio_io", "TruncatedFileWarning", "MarkerWarning", "__version__",
+    "Chain", "render",
 ]
 
 

@@ -26,6 +26,7 @@ _CLI_WORDS = [
     (re.compile(r"ir\.to_mono\(channel=(\d+)\)"), r"--channel \1"),
     (re.compile(r"ir\.to_mono\(\)"), "--mono"),
     (re.compile(r"`(irforge [^`]*)`"), r"\1"),
+    (re.compile(r"\bgain='(\w+)'"), r"--gain \1"),
 ]
 # export: preset settings are --set KEY=VALUE on the command line
 _SET_WORDS = re.compile(r"\b(normalize|on_clip|split_true_stereo|sample_rate|length_samples|"
@@ -328,7 +329,31 @@ def _cmd_measure(args) -> int:
         ir = ir.trim()
     path = ir.save(args.output, overwrite=args.overwrite)
     print(f"wrote {path}: {ir.n_channels} ch, {ir.duration_s:.3f} s at {ir.sample_rate:g} Hz")
+    if args.plot:
+        from .plotting import plot_measurement
+
+        if ir.harmonics and ir.metadata.get("thd"):
+            _write_plot(plot_measurement(ir), args, "harmonic IRs and THD")
+        else:
+            _write_plot(ir.plot(), args, f"the IR; method {ir.metadata.get('method')!r} gives no harmonics")
     return 0
+
+
+def _check_plot(args) -> None:
+    """--plot FILE: the destination and matplotlib checked before any work."""
+    if getattr(args, "plot", None):
+        from .plotting import check_plot_destination
+
+        try:
+            check_plot_destination(args.plot, overwrite=args.overwrite)
+        except ModuleNotFoundError as exc:
+            raise ValueError(f"--plot: {exc}") from None
+
+
+def _write_plot(fig, args, what: str) -> None:
+    from .plotting import save_figure
+
+    print(f"wrote {save_figure(fig, args.plot, overwrite=args.overwrite)} ({what})")
 
 
 def _cmd_analyze(args) -> int:
@@ -344,6 +369,8 @@ def _cmd_analyze(args) -> int:
     if args.json:
         out = write_text_atomic(args.json, json.dumps(r.to_dict(), indent=1), overwrite=args.overwrite)
         print(f"wrote {out}")
+    if args.plot:
+        _write_plot(r.plot(), args, "EDC per band, decay times and clarity of the first channel")
     return 0
 
 
@@ -401,6 +428,8 @@ def _cmd_dereverb(args) -> int:
     path = write_audio_atomic(args.output, np.atleast_2d(r.audio), sr, bit_depth=args.bit_depth,
                               overwrite=args.overwrite)
     print(f"wrote {path} (mode {mode}; first channel of each file used)")
+    if args.plot:
+        _write_plot(r.plot(), args, "decay matrix, T60 ratio, IR before and after")
     return 0
 
 
@@ -435,6 +464,36 @@ def _cmd_export(args) -> int:
     for p in ir.export(args.output, preset=args.preset, overwrite=args.overwrite, **overrides):
         print(f"wrote {p}")
     return 0
+
+
+def _cmd_render(args) -> int:
+    from .batch import list_chain_presets, load_chain_preset, render
+
+    if args.list_chains:
+        for name in list_chain_presets():
+            print(f"{name:20s} {load_chain_preset(name)['name']}")
+        return 0
+    if not args.stems or not args.ir or not args.out:
+        raise ValueError("irforge render needs STEM... --ir IR... --out DIR (or --list-chains)")
+    tail = args.tail if args.tail == "full" else float(args.tail)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    report = render(args.stems, args.ir, args.out, chain=args.chain, template=args.template,
+                    bit_depth=args.bit_depth, gain=args.gain, target_db=args.target, tail=tail,
+                    workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
+                    progress=progress, dry_run=args.dry_run)
+    if args.dry_run:
+        for j in report.jobs:
+            print(f"{j.stem}  x  {j.ir}  ->  {j.output}")
+        print(f"{len(report.jobs)} job(s) planned")
+        return 0
+    print(report.table())
+    if args.report:
+        from .audio_io import write_text_atomic
+
+        write_text_atomic(args.report, report.to_json(), overwrite=True)
+    for j in report.failed:
+        print(f"irforge render: error: {_cli_message(j.error, 'render')}", file=sys.stderr)
+    return 0 if report.ok else 2
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -498,7 +557,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="complex pair: the recording of the *_sin file")
     m.add_argument("--length", type=float, default=None, metavar="S", help="IR length (default: automatic)")
     m.add_argument("--trim", action="store_true", help="trim to the onset and the noise floor (ISO 3382/Lundeby)")
-    m.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    m.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="also draw the harmonic IRs and THD (the IR itself without harmonics); "
+                        ".png, .svg or .pdf; needs irforge[plot]")
+    m.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     m.set_defaults(func=_cmd_measure)
 
     a = verb("analyze", "ISO 3382-1 parameters of an IR (EDT, T20, T30, C50, C80, D50, Ts, DRR)")
@@ -508,7 +570,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--f-max", type=float, default=None, metavar="HZ", help="highest band centre (None: 8000)")
     a.add_argument("--channel", type=int, default=None, help="analyse only this channel (B-format W = 0)")
     a.add_argument("--json", default=None, metavar="PATH", help="also write all values as JSON")
-    a.add_argument("--overwrite", action="store_true", help="replace an existing JSON file")
+    a.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="also draw the EDCs with the regression ranges and the values per band; "
+                        ".png, .svg or .pdf; needs irforge[plot]")
+    a.add_argument("--overwrite", action="store_true", help="replace existing JSON/plot files")
     a.set_defaults(func=_cmd_analyze)
 
     dc = verb("deconvolve", "recover the dry signal from a recording and its IR (streams)")
@@ -537,7 +602,10 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--ir-length-s", type=float, default=None,
                     help="improved: longest IR to estimate, s (None: 3.5)")
     dr.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=32, help="32 = float")
-    dr.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    dr.add_argument("--plot", default=None, metavar="FILE.png",
+                    help="also draw the decay matrix and the IR before and after; "
+                         ".png, .svg or .pdf; needs irforge[plot]")
+    dr.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     dr.set_defaults(func=_cmd_dereverb, default_mode=dereverb_mode)
 
     e = verb("export", "write an IR file for a convolution plugin (see --list-presets)")
@@ -552,6 +620,34 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--overwrite", action="store_true", help="replace existing files")
     e.add_argument("--list-presets", action="store_true")
     e.set_defaults(func=_cmd_export)
+
+    r = verb("render", "batch-render every stem through every IR (and a chain), resumable")
+    r.add_argument("stems", nargs="*", metavar="STEM", help="files, folders or globs")
+    r.add_argument("--ir", nargs="+", action="extend", default=[], metavar="IR",
+                   help="IR files, folders or globs")
+    r.add_argument("--out", default=None, metavar="DIR", help="output folder (created)")
+    r.add_argument("--chain", default=None, metavar="PRESET",
+                   help="chain preset: a TOML file or a built-in name (see --list-chains)")
+    r.add_argument("--template", default="{stem}__{ir}.wav",
+                   help="output name: {stem} {ir} {stem_index} {ir_index} {chain}")
+    r.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=24, help="32 = float")
+    r.add_argument("--gain", choices=["none", "peak", "loudness", "protect"], default="none",
+                   help="none: a fixed-point output that would clip fails its job")
+    r.add_argument("--target", type=float, default=None, metavar="DB",
+                   help="peak: dBFS (-1), loudness: LUFS (-23), protect: ceiling dBFS (-0.1)")
+    r.add_argument("--tail", default="full", metavar="full|DB",
+                   help="keep the whole tail, or cut where it stays below DB re the peak (e.g. -80)")
+    r.add_argument("--workers", type=int, default=None, help="local processes (None: one per core)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a Dask scheduler address (tcp://host:8786) instead of local processes")
+    r.add_argument("--report", default=None, metavar="JSON", help="also write the report as JSON")
+    r.add_argument("--dry-run", action="store_true", help="list the jobs and their output names")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs that no earlier render made")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (None: when stderr is a terminal)")
+    r.add_argument("--list-chains", action="store_true", help="list the built-in chain presets")
+    r.set_defaults(func=_cmd_render)
     return p
 
 
@@ -566,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = show
         warnings.simplefilter("always", UserWarning)   # every call reports its own warnings
         try:
+            _check_plot(args)
             return args.func(args)
         except (ValueError, TypeError, OSError) as exc:
             print(f"irforge {args.verb}: error: {_cli_message(exc, args.verb)}", file=sys.stderr)
