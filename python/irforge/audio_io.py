@@ -462,3 +462,21 @@ def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
         pending.discard()
         raise
     return p
+
+
+def write_bytes_atomic(path, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write a binary file (a rendered plot, say) atomically, with the umask's permissions
+    (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
+    pending = _Pending(p, binary=True)
+    try:
+        pending.file.write(bytes(data))
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        raise
+    return p

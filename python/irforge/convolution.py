@@ -6,16 +6,16 @@ frequency-domain delay line per stage, non-uniform stage sizes, zero latency; se
 
 Channel routing (``ir`` channels x audio channels):
 
-=========  ===========  =====================================================
-IR         audio        output
-=========  ===========  =====================================================
-1 channel  C channels   every channel convolved with the IR (C channels)
-2 channels mono         stereo: ``[x*ir0, x*ir1]``
-2 channels stereo       ``[L*ir0, R*ir1]``
-4 channels mono         true stereo with the mono signal on both inputs
-4 channels stereo       true stereo, IR order (L->L, L->R, R->L, R->R):
-                        ``out_L = L*LL + R*RL``, ``out_R = L*LR + R*RR``
-=========  ===========  =====================================================
+==========  ===========  =====================================================
+IR          audio        output
+==========  ===========  =====================================================
+1 channel   C channels   every channel convolved with the IR (C channels)
+2 channels  mono         stereo: ``[x*ir0, x*ir1]``
+2 channels  stereo       ``[L*ir0, R*ir1]``
+4 channels  mono         true stereo with the mono signal on both inputs
+4 channels  stereo       true stereo, IR order (L->L, L->R, R->L, R->R):
+                         ``out_L = L*LL + R*RL``, ``out_R = L*LR + R*RR``
+==========  ===========  =====================================================
 
 Anything else raises :class:`irforge.ParameterError`.
 

@@ -155,6 +155,18 @@ class DereverbResult:
         """The streaming effect applying this result's filter (see :class:`Dereverb`)."""
         return Dereverb(self)
 
+    def plot(self, **kwargs):
+        """The decay matrix, rho per bin and the IR before and after (needs ``irforge[plot]``);
+        ``kwargs`` go to :func:`irforge.plotting.plot_dereverb`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plotting import plot_dereverb
+
+        return plot_dereverb(self, **kwargs)
+
 
 # ---------------------------------------------------------------------------------------------
 # input checks

@@ -409,6 +409,24 @@ class ImpulseResponse:
                              channels=int(channel) % self.n_channels,
                              from_channels=self.n_channels)
 
+    def plot(self, **kwargs):
+        """Waveform in dB, magnitude response and spectrogram (needs ``irforge[plot]``).
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`irforge.plotting.plot_ir` (``channel``, ``dynamic_range_db``,
+            ``smoothing_octaves``, ``figsize``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Save it with :func:`irforge.plotting.save_figure` or ``fig.savefig``.
+        """
+        from .plotting import plot_ir
+
+        return plot_ir(self, **kwargs)
+
     def export(self, path, *, preset: str = "generic", overwrite: bool = False, **overrides):
         """Write the IR as a file (or two) that a convolution plugin loads, following a preset.
 
