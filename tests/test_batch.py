@@ -333,9 +333,12 @@ def test_kill_9_loses_only_jobs_in_flight(material, tmp_path):
         import hashlib
         assert hashlib.sha256(p.read_bytes()).hexdigest() == done[str(p)]["output_sha256"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")], list(out.iterdir())
+    # an entry whose file is missing (killed between the manifest line and the link) is redone
+    finished = [k for k in done if Path(k).is_file()]
+    assert len(finished) >= len(done) - 2
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert f"{len(done)} skipped" in r.stdout
+    assert f"{len(finished)} skipped" in r.stdout
     clean = render(stems, material / "irs", tmp_path / "clean", gain="protect", workers=2)
     for j in clean.jobs:
         assert Path(j.output).read_bytes() == (out / Path(j.output).name).read_bytes()
@@ -380,3 +383,31 @@ def test_full_disk_fails_the_job_cleanly(material, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "failed" in r.stdout and ("File too large" in r.stdout or "Errno 27" in r.stdout)
     assert not list(out.glob("*.wav")), list(out.iterdir())
+
+
+def test_killed_between_manifest_line_and_link_is_redone(material, tmp_path, monkeypatch):
+    """The worker writes the manifest line before it links the output into place: a kill in
+    between leaves an entry without its file, which the rerun redoes (no unclaimed finished
+    output that a rerun would refuse to replace)."""
+    from irforge import audio_io
+
+    real_commit = audio_io._Pending.commit
+    calls = []
+
+    def dying_commit(self):
+        calls.append(self.dest)
+        if len(calls) == 2:        # the second job dies right before its output is linked
+            assert json.loads((tmp_path / "out" / MANIFEST).read_text().splitlines()[-1])[
+                "output"] == str(self.dest)
+            assert not self.dest.exists()
+            raise KeyboardInterrupt
+        return real_commit(self)
+
+    monkeypatch.setattr(audio_io._Pending, "commit", dying_commit)
+    with pytest.raises(KeyboardInterrupt):
+        render(material / "stems", material / "irs", tmp_path / "out", gain="protect", workers=1)
+    monkeypatch.setattr(audio_io._Pending, "commit", real_commit)
+    again = render(material / "stems", material / "irs", tmp_path / "out", gain="protect", workers=1)
+    assert again.ok
+    status = {Path(j.output): j.status for j in again.jobs}
+    assert status[calls[0]] == "skipped" and status[calls[1]] == "done"

@@ -387,14 +387,18 @@ class _CountingWriter:
 
 @contextlib.contextmanager
 def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int = 32,
-                      overwrite: bool = False):
+                      overwrite: bool = False, before_commit=None):
     """A ``soundfile.SoundFile`` open for writing blocks to ``path``.
 
     The samples go to an unnamed temporary file (or a named one beside ``path`` where the file
     system has no O_TMPFILE) that is put in place only when the block ends without an error:
     ``path`` is never half-written, and a killed process leaves nothing behind. The file gets
     the umask's permissions (:func:`new_file_mode`); samples beyond full scale written to a
-    16/24-bit file give one :class:`irforge.ClippingWarning` at the end."""
+    16/24-bit file give one :class:`irforge.ClippingWarning` at the end.
+
+    ``before_commit``, if given, is called with the finished file (a binary file object at
+    its start) just before it is put in place: what it records about the file (a journal
+    entry with its hash, say) is then on disk before the file is at ``path``."""
     import soundfile as sf
 
     p, fmt = check_destination(path, bit_depth, overwrite)
@@ -404,6 +408,10 @@ def open_audio_atomic(path, sample_rate: float, channels: int, *, bit_depth: int
         with sf.SoundFile(pending.file, "w", samplerate=int(round(sample_rate)), channels=channels,
                           subtype=SUBTYPES[bit_depth], format=fmt) as f:
             yield _CountingWriter(f, counter)
+        if before_commit is not None:
+            pending.file.flush()
+            pending.file.seek(0)
+            before_commit(pending.file)
         pending.commit()
     except BaseException:
         pending.discard()

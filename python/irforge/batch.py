@@ -24,8 +24,9 @@ What a job does
 Resuming
 --------
 ``out_dir/irforge-render-manifest.jsonl`` gets one line per finished job, written by the
-calling process as results arrive: the output, its size and SHA-256, the SHA-256 of the stem
-and of the IR, and a hash of the settings (chain included). A rerun skips a job whose entry
+worker that rendered it just before the output is put in place (so no finished output is
+ever unclaimed): the output, its size and SHA-256, the SHA-256 of the stem and of the IR, and
+a hash of the settings (chain included). A rerun skips a job whose entry
 matches its inputs and settings and whose output is still there with the recorded size; it
 redoes the others. ``kill -9`` at any moment loses at most the jobs in flight.
 
@@ -492,20 +493,32 @@ def _run_job(job: dict, chain_spec) -> dict:
                 lufs = meter.integrated() if meter is not None else float("nan")
                 g = _gain_for(job["gain"], job["target_db"], peak, lufs,
                               job["bit_depth"] != 32, where)
+                entry = {"output": job["output"], "stem_sha256": job["stem_sha256"],
+                         "ir_sha256": job["ir_sha256"], "settings_sha256": job["settings_sha256"]}
+
+                def record(fobj) -> None:
+                    # the manifest line goes to disk before the output is linked into place: a
+                    # kill in between leaves an entry without its file (the job is redone), never
+                    # a finished file that no entry claims (a rerun would refuse to replace it)
+                    digest, size = hashlib.sha256(), 0
+                    for chunk in iter(lambda: fobj.read(1 << 20), b""):
+                        digest.update(chunk)
+                        size += len(chunk)
+                    entry.update(output_size=size, output_sha256=digest.hexdigest())
+                    if job.get("manifest"):
+                        _append_line(Path(job["manifest"]), entry)
+
                 with audio_io.open_audio_atomic(out, sr, out_ch, bit_depth=job["bit_depth"],
-                                                overwrite=True) as f:
+                                                overwrite=True, before_commit=record) as f:
                     for blk in spool.blocks(keep):
                         f.write(blk * np.float32(g) if g != 1.0 else blk)
         for w in caught:
             if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                 res["notes"].append(f"{w.category.__name__}: {w.message}")
-        st = out.stat()
         res.update(status="done", peak_dbfs=_db(peak * g), gain_db=_db(g),
                    loudness_lufs=(lufs + _db(g)) if math.isfinite(lufs) else None,
                    samples=keep, sample_rate=float(sr), channels=out_ch)
-        res["manifest"] = {"output": job["output"], "stem_sha256": job["stem_sha256"],
-                           "ir_sha256": job["ir_sha256"], "settings_sha256": job["settings_sha256"],
-                           "output_size": st.st_size, "output_sha256": _sha256_file(out)}
+        res["manifest"] = entry
     except (ParameterError, FileNotFoundError, OSError, ValueError, RuntimeError, MemoryError,
             TypeError, sf.LibsndfileError) as exc:
         res["error"] = f"{type(exc).__name__}: {exc}"
@@ -625,16 +638,21 @@ class _Manifest:
         self.path = path
         self.entries = _load_manifest(path)
 
-    def append(self, entry: dict) -> None:
-        from .audio_io import new_file_mode
-
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, new_file_mode(self.path))
-        try:
-            os.write(fd, line.encode("utf-8"))   # one O_APPEND write: whole or not at all
-        finally:
-            os.close(fd)
+    def record(self, entry: dict) -> None:
+        """Note a finished job (its worker has written the line: :func:`_append_line`)."""
         self.entries[entry["output"]] = entry
+
+
+def _append_line(path: Path, entry: dict) -> None:
+    """Append one manifest line (from whichever process finished the job)."""
+    from .audio_io import new_file_mode
+
+    line = json.dumps(entry, sort_keys=True) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, new_file_mode(path))
+    try:
+        os.write(fd, line.encode("utf-8"))   # one O_APPEND write: whole or not at all
+    finally:
+        os.close(fd)
 
 
 def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = None,
@@ -786,7 +804,7 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
     for k, j in enumerate(jobs):
         j.update(stem_sha256=stem_sha[j["stem"]], ir_sha256=ir_sha[src_index[id(j["ir_source"])]],
                  settings_sha256=settings_sha, bit_depth=bit_depth, gain=gain, target_db=target,
-                 tail=tail, buffer_size=int(buffer_size))
+                 tail=tail, buffer_size=int(buffer_size), manifest=str(manifest.path))
         e = manifest.entries.get(j["output"])
         p = Path(j["output"])
         if (e and e.get("stem_sha256") == j["stem_sha256"] and e.get("ir_sha256") == j["ir_sha256"]
@@ -814,7 +832,7 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
     def finish(k: int, res: dict) -> None:
         entry = res.pop("manifest", None)
         if entry is not None:
-            manifest.append(entry)
+            manifest.record(entry)
         results[k] = JobResult(**res)
         if bar is not None:
             bar.update(1)
