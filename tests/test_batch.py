@@ -411,3 +411,33 @@ def test_killed_between_manifest_line_and_link_is_redone(material, tmp_path, mon
     assert again.ok
     status = {Path(j.output): j.status for j in again.jobs}
     assert status[calls[0]] == "skipped" and status[calls[1]] == "done"
+
+
+def test_16_bit_outputs_are_dithered_and_reproducible(tmp_path):
+    """16-bit renders get TPDF dither by default: a fading tone 0.4 LSB high, which plain
+    rounding turns into silence, survives in the mean (the dithered quantiser is unbiased),
+    the error is about 0.5 LSB rms (rounding 1/12 + TPDF 1/6 LSB^2), and the bits are the same
+    on every run; dither='none' rounds."""
+    stems, irs = tmp_path / "s", tmp_path / "i"
+    stems.mkdir()
+    irs.mkdir()
+    n = 4 * FS
+    t = np.arange(n) / FS
+    tone = 0.4 / 32768 * np.sin(2 * np.pi * 441.0 * t)
+    sf.write(stems / "quiet.wav", tone, FS, subtype="FLOAT")
+    sf.write(irs / "unit.wav", np.array([1.0]), FS, subtype="FLOAT")
+    a = render(stems, irs, tmp_path / "a", bit_depth=16, workers=1)
+    b = render(stems, irs, tmp_path / "b", bit_depth=16, workers=1)
+    plain = render(stems, irs, tmp_path / "plain", bit_depth=16, dither="none", workers=1)
+    assert a.ok and b.ok and plain.ok
+    assert any("TPDF" in note for note in a.jobs[0].notes)
+    assert Path(a.jobs[0].output).read_bytes() == Path(b.jobs[0].output).read_bytes()
+    q_plain = sf.read(plain.jobs[0].output, dtype="int16")[0]
+    assert not q_plain.any()                                   # rounded away entirely
+    q = sf.read(a.jobs[0].output, dtype="float64")[0][:n] * 32768
+    err = q - tone * 32768
+    assert 0.4 < np.sqrt(np.mean(err ** 2)) < 0.6
+    gain = np.dot(q, tone * 32768) / np.dot(tone * 32768, tone * 32768)
+    assert 0.9 < gain < 1.1                                    # the tone survives, unbiased
+    with pytest.raises(irforge.ParameterError, match="dither"):
+        render(stems, irs, tmp_path / "c", bit_depth=16, dither="shaped")

@@ -297,7 +297,8 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("encoder failed")
 
-    monkeypatch.setattr(soundfile, "write", boom)
+    monkeypatch.setattr(soundfile, "write", boom)                 # whichever soundfile API
+    monkeypatch.setattr(soundfile.SoundFile, "write", boom)       # the writer uses
     with pytest.raises(RuntimeError, match="encoder failed"):
         demo.room_ir().export(tmp_path / "x.wav", preset="reverb-stereo")
     assert list(tmp_path.iterdir()) == []

@@ -55,3 +55,22 @@ def test_one_version_and_the_licence_in_the_metadata():
     assert meta["License-Expression"] == "MIT"
     files = [str(f) for f in (metadata.files("irforge") or [])]
     assert any(f.endswith("LICENSE") for f in files), files
+
+
+def test_presets_come_from_the_top_level_folder_or_the_wheel():
+    """The presets live in presets/ at the repository's top level; a wheel carries them inside
+    the package (CMake install rule). Either way every file there is a preset irforge lists."""
+    from pathlib import Path
+
+    from irforge._resources import presets_dir
+    from irforge.batch import list_chain_presets
+
+    export, chains = presets_dir("export"), presets_dir("chains")
+    installed = Path(irforge.__file__).resolve().parent / "presets"
+    source = Path(__file__).resolve().parents[1] / "presets"
+    assert export.parent in (installed, source)
+    if (source / "export").is_dir() and not installed.is_dir():     # a source checkout
+        assert export.parent == source
+    assert sorted(p.stem for p in export.glob("*.toml")) == irforge.presets()
+    assert sorted(p.stem for p in chains.glob("*.toml")) == list_chain_presets()
+    assert len(irforge.presets()) >= 5 and len(list_chain_presets()) >= 2

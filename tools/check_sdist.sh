@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 tar -xzf "$sdist" -C "$work"
 src=$(ls -d "$work"/irforge-*/)
 for f in LICENSE README.md CHANGELOG.md pyproject.toml CMakeLists.txt python/irforge/py.typed \
-         python/irforge/_core/__init__.pyi python/irforge/presets/generic.toml cpp/src/fft.cpp; do
+         python/irforge/_core/__init__.pyi presets/export/generic.toml presets/chains/di-comp-cab.toml cpp/src/fft.cpp; do
     [ -e "$src/$f" ] || { echo "check-sdist: $f is missing from $sdist" >&2; exit 1; }
 done
 echo "== building a wheel from $sdist offline"

@@ -56,6 +56,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._errors import ParameterError
+from ._resources import presets_dir
 from .impulse_response import ImpulseResponse
 
 __all__ = ["render", "RenderReport", "JobResult", "load_chain_preset", "list_chain_presets"]
@@ -68,7 +69,7 @@ _BLOCK = 1 << 16          # frames read per block
 _GRANULE = 256            # envelope resolution of the tail cut, samples
 _SPOOL_BYTES = 64 << 20   # output kept in memory up to this; a temporary file past it
 _TEMPLATE_FIELDS = {"stem", "ir", "stem_index", "ir_index", "chain"}
-_CHAIN_PRESETS = Path(__file__).parent / "presets" / "chains"
+_CHAIN_PRESETS = presets_dir("chains")
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def _callable_key(fn) -> str:
 
 # ---- chain presets -------------------------------------------------------------------------
 def list_chain_presets() -> list[str]:
-    """Names of the chain presets shipped with irforge (``irforge/presets/chains``)."""
+    """Names of the chain presets shipped with irforge (``presets/chains``)."""
     return sorted(p.stem for p in _CHAIN_PRESETS.glob("*.toml"))
 
 
@@ -402,22 +403,24 @@ def _build_chain(spec, ir_source, sample_rate: float):
 
 # ---- the job -------------------------------------------------------------------------------
 def _gain_for(policy: str, target: float | None, peak: float, lufs: float, fixed_point: bool,
-              where: str) -> float:
+              where: str, limit: float = 1.0) -> float:
+    """The job's gain; ``limit`` is the largest peak a fixed-point output may have (below 1.0
+    by the dither's amplitude when the output is dithered)."""
     if policy == "none":
         g = 1.0
     elif policy == "peak":
         if peak <= 0:
             raise ParameterError(f"{where}: the output is silent; nothing to normalise")
-        g = 10 ** (target / 20) / peak
+        g = min(10 ** (target / 20), limit) / peak
     elif policy == "protect":
-        ceiling = 10 ** (target / 20)
+        ceiling = min(10 ** (target / 20), limit)
         g = min(1.0, ceiling / peak) if peak > 0 else 1.0
     else:  # loudness
         if not math.isfinite(lufs):
             raise ParameterError(f"{where}: the output is below the -70 LUFS gate; its loudness "
                                  f"cannot be normalised")
         g = 10 ** ((target - lufs) / 20)
-    if fixed_point and peak * g > 1.0:
+    if fixed_point and peak * g > limit:
         how = ("without a gain policy" if policy == "none"
                else f"after the {policy} gain ({20 * math.log10(g):+.1f} dB)")
         raise ParameterError(
@@ -491,8 +494,16 @@ def _run_job(job: dict, chain_spec) -> dict:
                         res["notes"].append(f"tail cut at {job['tail']} dB: "
                                             f"{(n_out - keep) / sr:.2f} s dropped")
                 lufs = meter.integrated() if meter is not None else float("nan")
+                dithered = job.get("dither", "none") == "tpdf" and job["bit_depth"] != 32
+                lsb = 2.0 ** (1 - job["bit_depth"])
                 g = _gain_for(job["gain"], job["target_db"], peak, lufs,
-                              job["bit_depth"] != 32, where)
+                              job["bit_depth"] != 32, where, 1.0 - 2 * lsb if dithered else 1.0)
+                # TPDF dither of +-1 LSB (the difference of two uniform variables), seeded by
+                # the output's name within out_dir: the same bits on every scheduler, rerun
+                # and out_dir
+                rng = np.random.default_rng(job["dither_seed"]) if dithered else None
+                if dithered:
+                    res["notes"].append(f"TPDF dither (+-1 LSB, {job['bit_depth']}-bit)")
                 entry = {"output": job["output"], "stem_sha256": job["stem_sha256"],
                          "ir_sha256": job["ir_sha256"], "settings_sha256": job["settings_sha256"]}
 
@@ -511,7 +522,11 @@ def _run_job(job: dict, chain_spec) -> dict:
                 with audio_io.open_audio_atomic(out, sr, out_ch, bit_depth=job["bit_depth"],
                                                 overwrite=True, before_commit=record) as f:
                     for blk in spool.blocks(keep):
-                        f.write(blk * np.float32(g) if g != 1.0 else blk)
+                        blk = blk * np.float32(g) if g != 1.0 else blk
+                        if rng is not None:
+                            d = rng.random(blk.shape, np.float32) - rng.random(blk.shape, np.float32)
+                            blk = blk + d * np.float32(lsb)
+                        f.write(blk)
         for w in caught:
             if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
                 res["notes"].append(f"{w.category.__name__}: {w.message}")
@@ -659,7 +674,7 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
            template: str = "{stem}__{ir}.wav", bit_depth: int = 24, gain: str = "none",
            target_db: float | None = None, tail: str | float = "full", workers: int | None = None,
            scheduler=None, buffer_size: int = 16384, overwrite: bool = False,
-           progress: bool = False, dry_run: bool = False) -> RenderReport:
+           progress: bool = False, dry_run: bool = False, dither: str | None = None) -> RenderReport:
     """Render every stem through every IR (and a chain) into ``out_dir``.
 
     Parameters
@@ -700,6 +715,13 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
         A progress bar (tqdm) on stderr.
     dry_run : bool
         Only plan: the report lists every job and its output name, status ``"planned"``.
+    dither : {"tpdf", "none"}, optional
+        Dither before the quantisation to a fixed-point file: ``"tpdf"`` adds triangular noise
+        of +-1 LSB (Lipshitz, Wannamaker & Vanderkooy 1992: the error is then independent of
+        the signal in mean and variance, so fading reverb tails do not turn into truncation
+        distortion); seeded per output, so the bits do not depend on the scheduler. Default:
+        ``"tpdf"`` for 16-bit, ``"none"`` for 24-bit (its error is below any converter's
+        noise) and float.
 
     Returns
     -------
@@ -730,6 +752,10 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
             raise ParameterError(f"tail level must be a negative dB value, got {tail!r}")
     if isinstance(bit_depth, bool) or bit_depth not in (16, 24, 32):
         raise ParameterError(f"bit_depth must be 16, 24 or 32 (float), got {bit_depth!r}")
+    if dither is None:
+        dither = "tpdf" if bit_depth == 16 else "none"
+    if dither not in ("tpdf", "none"):
+        raise ParameterError(f"dither must be 'tpdf' or 'none', got {dither!r}")
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or not 16 <= buffer_size <= 1 << 20:
         raise ParameterError(f"buffer_size must be an integer in [16, 2^20], got {buffer_size!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
@@ -783,6 +809,7 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
         _check_format(j["output"], bit_depth)
 
     settings = {"bit_depth": bit_depth, "gain": gain, "target_db": target, "tail": tail,
+                "dither": dither if bit_depth != 32 else "none",
                 "buffer_size": int(buffer_size), "chain": chain_key, "irforge": __version__}
     settings_sha = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -804,7 +831,9 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
     for k, j in enumerate(jobs):
         j.update(stem_sha256=stem_sha[j["stem"]], ir_sha256=ir_sha[src_index[id(j["ir_source"])]],
                  settings_sha256=settings_sha, bit_depth=bit_depth, gain=gain, target_db=target,
-                 tail=tail, buffer_size=int(buffer_size), manifest=str(manifest.path))
+                 tail=tail, buffer_size=int(buffer_size), manifest=str(manifest.path),
+                 dither=dither, dither_seed=int.from_bytes(hashlib.sha256(
+                     os.path.relpath(j["output"], out_root).encode()).digest()[:8], "little"))
         e = manifest.entries.get(j["output"])
         p = Path(j["output"])
         if (e and e.get("stem_sha256") == j["stem_sha256"] and e.get("ir_sha256") == j["ir_sha256"]

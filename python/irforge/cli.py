@@ -480,7 +480,7 @@ def _cmd_render(args) -> int:
     report = render(args.stems, args.ir, args.out, chain=args.chain, template=args.template,
                     bit_depth=args.bit_depth, gain=args.gain, target_db=args.target, tail=tail,
                     workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
-                    progress=progress, dry_run=args.dry_run)
+                    progress=progress, dry_run=args.dry_run, dither=args.dither)
     if args.dry_run:
         for j in report.jobs:
             print(f"{j.stem}  x  {j.ir}  ->  {j.output}")
@@ -631,6 +631,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--template", default="{stem}__{ir}.wav",
                    help="output name: {stem} {ir} {stem_index} {ir_index} {chain}")
     r.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=24, help="32 = float")
+    r.add_argument("--dither", choices=["tpdf", "none"], default=None,
+                   help="dither before fixed-point quantisation (default: tpdf for 16-bit, none "
+                        "for 24-bit)")
     r.add_argument("--gain", choices=["none", "peak", "loudness", "protect"], default="none",
                    help="none: a fixed-point output that would clip fails its job")
     r.add_argument("--target", type=float, default=None, metavar="DB",

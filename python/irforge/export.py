@@ -1,6 +1,7 @@
 """Export impulse responses as files that convolution plugins load, following presets.
 
-A preset is a TOML file in ``irforge/presets/`` (shipped inside the package); its name is the
+A preset is a TOML file in ``presets/export/`` (top level of the repository; shipped inside the
+wheel as ``irforge/presets/export/``); its name is the
 file name without ``.toml``. :func:`list_presets` names them, :func:`load_preset` returns one
 with every setting filled in, :func:`prepare` applies one to an IR and :func:`export` (or
 :meth:`irforge.ImpulseResponse.export`) writes the file(s).
@@ -101,6 +102,7 @@ import numpy as np
 
 from . import _layout
 from ._errors import ParameterError
+from ._resources import presets_dir
 from .audio_io import check_destination, write_audio_pending
 from .impulse_response import _FADES, ImpulseResponse
 
@@ -111,8 +113,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 __all__ = ["export", "list_presets", "load_preset", "pedalboard_gain", "prepare", "PRESET_DIR"]
 
-#: Where the built-in presets live (inside the package, so wheels ship them).
-PRESET_DIR = Path(__file__).resolve().parent / "presets"
+#: Where the built-in presets live (``presets/export``; inside the package in a wheel).
+PRESET_DIR = presets_dir("export")
 
 _EXT = {"wav": ".wav", "aiff": ".aiff", "flac": ".flac"}
 _EXT_TO_FORMAT = {".wav": "wav", ".aif": "aiff", ".aiff": "aiff", ".flac": "flac"}
