@@ -174,14 +174,15 @@ def oracle(y: np.ndarray, h: np.ndarray, x: np.ndarray) -> float:
                for lam in np.logspace(-12, 0, 37))
 
 
-def evaluate(pairs, conditions, label: str):
+def evaluate(pairs, conditions, label: str, seed_offset: int = 0, seed_order=None):
     from irforge.deconvolution import deconvolve
     from irforge.metrics import si_sdr
 
     res = []
     for i, (dn, x, hn, h) in enumerate(pairs):
-        for j, cond in enumerate(conditions):
-            y = render(x, h, cond, seed=1000 * i + j)
+        for cond in conditions:
+            j = (seed_order or conditions).index(cond)
+            y = render(x, h, cond, seed=1000 * i + j + seed_offset)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 a = si_sdr(deconvolve(y, h, sample_rate=SR)[: x.size], x)
@@ -252,6 +253,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--grid", choices=["realistic", "broadened", "both"], default="both")
     ap.add_argument("--split", choices=["tune", "held-out", "both"], default="both")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="other noise realisations than the ones looked at while tuning")
+    ap.add_argument("--conditions", default=None, help="comma-separated subset of conditions")
     a = ap.parse_args()
     print("command:", " ".join([os.path.basename(sys.executable)] + sys.argv))
     out = {}
@@ -260,7 +264,11 @@ def main():
         for split in splits:
             pairs = (realistic_pairs if grid == "realistic" else broadened_pairs)(split, a.quick)
             conds = ALL_CONDITIONS if grid == "realistic" else BROAD_CONDITIONS
-            res = evaluate(pairs, conds, f"{grid}/{split}")
+            if a.conditions:
+                conds = [c for c in conds if c in a.conditions.split(",")]
+            # the seeds index the full condition list, so a subset keeps each pair's recording
+            full = ALL_CONDITIONS if grid == "realistic" else BROAD_CONDITIONS
+            res = evaluate(pairs, conds, f"{grid}/{split}", a.seed_offset, full)
             out[f"{grid}/{split}"] = summarise(res, f"{grid} grid, {split} split: SI-SDR (dB), "
                                                     f"auto vs oracle")
     emit_result(out)
