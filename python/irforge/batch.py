@@ -587,13 +587,17 @@ class _Spool:
                 yield p[:n - done]
                 done += len(p)
             return
+        # plain reads, block by block (a memory map would keep every page it touched resident:
+        # a 1-hour stereo output read through one peaked at 1.4 GB RSS)
         self.file.flush()
-        raw = np.memmap(self.file, dtype=np.float32, mode="r", shape=(self.n, self.channels))
-        try:
-            for i in range(0, n, _BLOCK):
-                yield np.array(raw[i:min(i + _BLOCK, n)])
-        finally:
-            del raw
+        self.file.seek(0)
+        frame = 4 * self.channels
+        for i in range(0, n, _BLOCK):
+            k = min(_BLOCK, n - i)
+            buf = self.file.read(k * frame)
+            if len(buf) != k * frame:
+                raise OSError(f"render spool: read {len(buf)} of {k * frame} bytes")
+            yield np.frombuffer(buf, dtype=np.float32).reshape(k, self.channels)
 
 
 class _Envelope:
