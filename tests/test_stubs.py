@@ -15,6 +15,8 @@ if not STUBS.is_dir():   # run against an installed wheel (make test-wheel): the
 
     STUBS = Path(irforge.__file__).resolve().parent / "_core"
 ALLOWLIST = Path(__file__).resolve().parent / "stubtest_allowlist.txt"
+# [tool.mypy]; make test-wheel copies pyproject.toml (not python/) beside the tests
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 pytest.importorskip("pybind11_stubgen", reason="pybind11-stubgen is in the test extra")
 pytest.importorskip("mypy", reason="mypy is in the test extra")
@@ -34,3 +36,15 @@ def test_stubtest_is_clean():
     r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "irforge._core", "--allowlist", str(ALLOWLIST)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
+
+
+def test_mypy_is_clean_on_the_package(tmp_path):
+    """mypy with the project's [tool.mypy] on the package: the checkout's, or the installed one."""
+    package = STUBS.parent
+    if PYPROJECT.is_file() and "[tool.mypy]" in PYPROJECT.read_text(encoding="utf-8"):
+        options = ["--config-file", str(PYPROJECT)]
+    else:  # no pyproject.toml beside the tests: its [tool.mypy] essentials on the command line
+        options = ["--python-version", "3.10", "--ignore-missing-imports"]
+    r = subprocess.run([sys.executable, "-m", "mypy", *options, "--cache-dir", str(tmp_path / "cache"),
+                        str(package)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-20000:] + r.stderr[-2000:]

@@ -120,7 +120,7 @@ def istft(S, *, n_fft: int, hop: int, window="hann", center: bool = True,
 
     frames_t = np.ascontiguousarray(np.swapaxes(S2, -1, -2), dtype=np.complex64)
     if _is_core_size(n_fft):
-        y = _core.istft(frames_t, w.astype(np.float32), hop, bool(center),
+        y: np.ndarray = _core.istft(frames_t, w.astype(np.float32), hop, bool(center),
                         -1 if length is None else int(length))
         return y.reshape(lead + y.shape[-1:])
     fr = sfft.irfft(frames_t, n_fft, axis=-1, workers=-1)

@@ -61,6 +61,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass, fields
+from typing import cast
 
 import numpy as np
 import scipy.fft as sfft
@@ -353,13 +354,14 @@ def _decay_curve(power: np.ndarray, rate: float, interval_s: float) -> _Decay:
     except ParameterError:
         lr = None
     measurable = lr is not None and lr.reliable
+    found = cast(_decay.LundebyResult, lr)   # read only where measurable, i.e. lr is not None
     cross = n
     tail_c = tau = 0.0
     if measurable:
-        cross = int(min(max(lr.crossing_index, 1), n))
-        if lr.noise_power > 0 and math.isfinite(lr.t60_s):
-            tau = lr.t60_s / (6.0 * math.log(10.0))
-            tail_c = lr.noise_power * tau
+        cross = int(min(max(found.crossing_index, 1), n))
+        if found.noise_power > 0 and math.isfinite(found.t60_s):
+            tau = found.t60_s / (6.0 * math.log(10.0))
+            tail_c = found.noise_power * tau
     # Schroeder backward integral up to the crossing, plus the compensation.
     edc = np.empty(n)
     seg = power[:cross]
@@ -369,9 +371,9 @@ def _decay_curve(power: np.ndarray, rate: float, interval_s: float) -> _Decay:
             edc[cross:] = tail_c * np.exp(-np.minimum(np.arange(n - cross) / (rate * tau), 200.0))
         else:
             edc[cross:] = 0.0
-    if measurable and lr.noise_power > 0:
-        dyn = lr.snr_db
-        noise_db = lr.noise_db
+    if measurable and found.noise_power > 0:
+        dyn = found.snr_db
+        noise_db = found.noise_db
     elif measurable:  # digital silence after the decay: the range the data itself covers
         last = power[max(0, cross - max(1, int(interval_s * rate))):cross]
         end_level = float(last.mean()) if last.size else 0.0

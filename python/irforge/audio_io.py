@@ -27,6 +27,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -305,10 +306,12 @@ class _Pending:
                 self.fd = None
         if self.fd is None:
             self.name = temp_beside(dest)
-        self.file = (os.fdopen(self.fd, "w+b" if binary else "w+", closefd=False,
-                               **({} if binary else {"encoding": "utf-8"}))
-                     if self.fd is not None else open(self.name, "w+b" if binary else "w", **(
-                         {} if binary else {"encoding": "utf-8"})))
+        # the mode is not a literal, so mypy picks the generic IO[Any] overloads of fdopen/open;
+        # without an fd, self.name is the named temp just made
+        text_kw: dict[str, Any] = {} if binary else {"encoding": "utf-8"}
+        self.file: IO[Any] = (
+            os.fdopen(self.fd, "w+b" if binary else "w+", closefd=False, **text_kw)
+            if self.fd is not None else open(cast(str, self.name), "w+b" if binary else "w", **text_kw))
 
     def commit(self) -> None:
         self.file.flush()
@@ -332,7 +335,7 @@ class _Pending:
                 raise
         else:
             self.file.close()
-            os.replace(self.name, self.dest)
+            os.replace(cast(str, self.name), self.dest)  # the named temp (no O_TMPFILE fd)
         self.close()
 
     def discard(self) -> None:

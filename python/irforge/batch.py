@@ -51,7 +51,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
@@ -290,10 +290,13 @@ def load_chain_preset(path_or_name) -> dict:
     ParameterError
         Bad TOML, an unknown effect type or parameter, a bad value: found before any job runs.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
+    if TYPE_CHECKING:  # mypy checks the 3.10 floor (python_version), where it is the backport
         import tomli as tomllib
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python < 3.11
+            import tomli as tomllib
 
     p = Path(path_or_name)
     if not p.exists() and not p.suffix and (_CHAIN_PRESETS / f"{p}.toml").exists():
@@ -372,15 +375,16 @@ def _build_chain(spec, ir_source, sample_rate: float):
     from .convolution import Convolver
 
     if callable(spec):
-        cab = Convolver(ir_source, sample_rate=sample_rate)
+        cab: Convolver | None = Convolver(ir_source, sample_rate=sample_rate)
         made = spec(cab)
         chain = made if isinstance(made, Chain) else Chain(list(made))
         if not any(m is cab for m in chain):
             raise ParameterError("the chain factory must put the Convolver it is given into the "
                                  "chain it returns")
         return chain, cab
+    members: list[Any]
     members, cab = [], None
-    effects = spec["effects"] if spec else [{"type": "ir"}]
+    effects: list[dict[str, Any]] = spec["effects"] if spec else [{"type": "ir"}]
     if not any(e["type"] == "ir" for e in effects):
         effects = list(effects) + [{"type": "ir"}]
     for e in effects:
@@ -406,20 +410,21 @@ def _gain_for(policy: str, target: float | None, peak: float, lufs: float, fixed
               where: str, limit: float = 1.0) -> float:
     """The job's gain; ``limit`` is the largest peak a fixed-point output may have (below 1.0
     by the dither's amplitude when the output is dithered)."""
+    tgt = cast(float, target)   # None only with policy "none", which does not read it
     if policy == "none":
         g = 1.0
     elif policy == "peak":
         if peak <= 0:
             raise ParameterError(f"{where}: the output is silent; nothing to normalise")
-        g = min(10 ** (target / 20), limit) / peak
+        g = min(10 ** (tgt / 20), limit) / peak
     elif policy == "protect":
-        ceiling = min(10 ** (target / 20), limit)
+        ceiling = min(10 ** (tgt / 20), limit)
         g = min(1.0, ceiling / peak) if peak > 0 else 1.0
     else:  # loudness
         if not math.isfinite(lufs):
             raise ParameterError(f"{where}: the output is below the -70 LUFS gate; its loudness "
                                  f"cannot be normalised")
-        g = 10 ** ((target - lufs) / 20)
+        g = 10 ** ((tgt - lufs) / 20)
     if fixed_point and peak * g > limit:
         how = ("without a gain policy" if policy == "none"
                else f"after the {policy} gain ({20 * math.log10(g):+.1f} dB)")
@@ -551,7 +556,7 @@ class _Spool:
         self.parts: list[np.ndarray] = []
         self.bytes = 0
         self.n = 0
-        self.file = None
+        self.file: IO[bytes] | None = None
         self.channels = 0
 
     def __enter__(self) -> "_Spool":
@@ -603,7 +608,7 @@ class _Spool:
 class _Envelope:
     """Peak per granule of ``_GRANULE`` samples (over channels) of a stream, for the tail cut."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
         self.carry = np.zeros(0, np.float32)
 
@@ -771,6 +776,7 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
         raise ParameterError("pass chain= a function that builds the Chain (it runs inside each "
                              "worker; pedalboard objects cannot be sent to other processes), or "
                              "a chain preset file")
+    spec: Callable[..., Any] | dict[str, Any] | None
     if chain is None:
         spec, chain_key, chain_name = None, "none", "none"
     elif callable(chain):
@@ -818,8 +824,8 @@ def render(stems, irs, out_dir, *, chain: Callable | str | os.PathLike | None = 
     settings_sha = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
     if dry_run:
-        results = [JobResult(stem=j["stem"], ir=j["ir_name"], output=j["output"], status="planned")
-                   for j in jobs]
+        results: list[JobResult | None] = [
+            JobResult(stem=j["stem"], ir=j["ir_name"], output=j["output"], status="planned") for j in jobs]
         return RenderReport(results, str(out_root), time.perf_counter() - t_start)
 
     out_root.mkdir(parents=True, exist_ok=True)

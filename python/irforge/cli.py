@@ -14,6 +14,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -435,10 +436,13 @@ def _cmd_dereverb(args) -> int:
 
 def _parse_setting(text: str):
     """KEY=VALUE with VALUE read as a TOML value (numbers, true/false, "strings")."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    if TYPE_CHECKING:  # mypy checks the 3.10 floor (python_version), where it is the backport
         import tomli as tomllib
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ValueError(f"--set expects KEY=VALUE, got {text!r}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from typing import Any, cast
 
 import numpy as np
 
@@ -316,10 +317,10 @@ class Convolver:
         self._mix = check_real(mix, "mix", low=0.0, high=1.0)
         self._gain_db = check_real(gain_db, "gain_db")
         self._max_partition = 0 if max_partition is None else check_positive_int(max_partition, "max_partition")
-        self._engine = None
-        self._engine_key = None
+        self._engine: _core.Engine | None = None
+        self._engine_key: tuple[Any, ...] | None = None   # (sample rate, n_in, IR channels, block)
         self._ir_cache: dict[float, np.ndarray] = {}
-        self._last_layout = None  # "first" or "last", for ambiguous square inputs
+        self._last_layout: str | None = None  # "first" or "last", for ambiguous square inputs
         self._lock = FairLock()  # shared use: calls take turns in arrival order
 
     # -- properties ---------------------------------------------------------------------
@@ -441,12 +442,14 @@ class Convolver:
             h = self._ir_at(sr)
             n_in, n_out, routes = routing(x.shape[0], h.shape[0])
             key = (sr, n_in, h.shape[0])
-            if self._engine is None or self._engine_key[:3] != key or (
-                    reset and self._engine_key[3] != bs):
+            # set together with the engine: not None wherever it is read below
+            engine_key = cast("tuple[Any, ...]", self._engine_key)
+            if self._engine is None or engine_key[:3] != key or (
+                    reset and engine_key[3] != bs):
                 if not reset and self._engine is not None:
                     raise ParameterError(
-                        f"reset=False continues a stream of {self._engine_key[1]} channel(s) at "
-                        f"{self._engine_key[0]:g} Hz, got {n_in} channel(s) at {sr:g} Hz; "
+                        f"reset=False continues a stream of {engine_key[1]} channel(s) at "
+                        f"{engine_key[0]:g} Hz, got {n_in} channel(s) at {sr:g} Hz; "
                         f"call with reset=True to start a new stream")
                 self._engine = _core.Engine(h, routes, n_in, n_out, bs, self._max_partition)
                 self._engine_key = key + (bs,)

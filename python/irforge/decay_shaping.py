@@ -274,9 +274,9 @@ def shape_decay(ir, *, t60_s=None, scale=None, sample_rate=None, bands="octave",
     target = np.full((n_ch, nb), np.nan)
     for c in range(n_ch):
         for i, fc in enumerate(nominal):
-            asked = mapping is None or any(np.isclose(fc, k) for k in mapping)
+            band_asked = mapping is None or any(np.isclose(fc, k) for k in mapping)
             cur[c, i] = _current_t60(r, c, i)
-            if not asked:
+            if not band_asked:
                 continue
             if not math.isfinite(cur[c, i]):
                 raise ParameterError(

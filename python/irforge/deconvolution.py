@@ -1501,6 +1501,7 @@ def deconvolve(recording, ir, *, sample_rate: float, method: str = "auto", lam: 
             spec = _analyse(y, sr, h.shape[1], noise_db=noise_db, noise=noise)
             spec.auto = auto
         if method == "stft":
+            assert spec is not None  # analysed just above for method "stft"
             out = _stft_method(y, h, spec)
         else:
             design = _design(h, sr, method, n_channels=C if (h.shape[0] > 1 or spec is not None) else 1,

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import scipy.fft as sfft
@@ -365,8 +366,8 @@ def _xcorr_lag(y: np.ndarray, x: np.ndarray, *, decim: int = 16, candidates: int
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     tol = 1e-5 * math.sqrt(_sum_squares(y32, exact=False) * _sum_squares(x32, exact=False))
     best_lag, best_val = 0, -np.inf
-    for j in picks:
-        lag0 = (j - (len(xd) - 1)) * decim
+    for pick in picks:
+        lag0 = (pick - (len(xd) - 1)) * decim
         lo, hi = max(lag0 - _FINE_WINDOW, -(nx - 1)), min(lag0 + _FINE_WINDOW, ny - 1)
         cw = _core.xcorr_window(y32, x32, lo, hi)
         close = np.flatnonzero(cw >= cw.max() - tol)
@@ -1085,8 +1086,9 @@ def effective_ir(result: DereverbResult, system_ir, *, raw: bool = True) -> np.n
     check_finite(h, "system_ir")
     if result.mode == "improved":
         delay = int(result.info.get("filter_delay_samples", 0))
-        e = ss.fftconvolve(h, result.inverse_ir.astype(np.float64))
-        return e[delay:delay + len(h) + len(result.inverse_ir) // 2]
+        inverse_ir = cast(np.ndarray, result.inverse_ir)   # set by dereverb() in improved mode
+        e = ss.fftconvolve(h, inverse_ir.astype(np.float64))
+        return e[delay:delay + len(h) + len(inverse_ir) // 2]
     N = len(result.filter_ir)
     off = N // 2
     sig = np.zeros(2 * N + len(h))
@@ -1144,7 +1146,7 @@ class Dereverb:
         if result.mode == "improved":
             from .convolution import Convolver
 
-            self._conv = Convolver(result.inverse_ir, sample_rate=self._sr,
+            self._conv: Convolver | None = Convolver(result.inverse_ir, sample_rate=self._sr,
                                    gain_db=20 * math.log10(max(abs(self._gain), 1e-30)))
             self._latency = int(result.info.get("filter_delay_samples", 0))
             if self._gain < 0:

@@ -97,6 +97,7 @@ import shutil
 import tempfile
 from numbers import Real
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -106,10 +107,13 @@ from ._resources import presets_dir
 from .audio_io import check_destination, write_audio_pending
 from .impulse_response import _FADES, ImpulseResponse
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+if TYPE_CHECKING:  # mypy checks the 3.10 floor (python_version), where it is the backport
     import tomli as tomllib
+else:
+    try:  # Python >= 3.11
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib
 
 __all__ = ["export", "list_presets", "load_preset", "pedalboard_gain", "prepare", "PRESET_DIR"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -177,6 +178,7 @@ class ImpulseResponse:
             raise ParameterError("cannot trim a silent impulse response (all samples are zero)")
         onset = _decay.onset_index(data, threshold_db=thr)
         i0 = max(0, onset - int(round(pre * self._sample_rate))) if start else 0
+        record: dict[str, Any]
         i1, record = self.n_samples, {"noise_floor_found": False}
         if end:
             i1, results = _decay.decay_end_index(data, self._sample_rate, start_index=onset)
@@ -494,7 +496,7 @@ class ImpulseResponse:
         p = Path(path)
         data, sr = read_audio(p, "impulse response")
         data = data.T
-        metadata = {"source": str(p)}
+        metadata: dict[str, Any] = {"source": str(p)}
         if data.shape[1] == 4:
             from ._layout import header_layout
 

@@ -29,7 +29,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import scipy.fft as sfft
@@ -512,7 +514,8 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
     hint = n_ir if n_ir is not None else max(ny - nx, int(0.1 * sr))
     harm = 0
     if method == "inverse" and ex.kind == "exponential" and max_order >= 2:
-        harm = int(math.ceil(ex.sweep.rate_s * math.log(max_order + 1) * sr)) + pre
+        assert ex.sweep is not None  # kind "exponential" comes only from a Sweep
+        harm = int(math.ceil(cast(float, ex.sweep.rate_s) * math.log(max_order + 1) * sr)) + pre
     # circular deconvolution over nfft samples: exact for the linear IR as long as the response
     # (nx + IR) fits, and the harmonics (negative lags) do not wrap onto the IR window
     nfft = _fft_size(max(ny, nx + hint, hint + harm) + abs(latency if isinstance(latency, (int, np.integer))
@@ -538,7 +541,7 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
     # IR of an exponential sweep (which sits at negative lag).
     harmonic_gap = None
     if ex.sweep is not None and ex.kind == "exponential":
-        harmonic_gap = int(0.5 * ex.sweep.rate_s * math.log(2) * sr)
+        harmonic_gap = int(0.5 * cast(float, ex.sweep.rate_s) * math.log(2) * sr)
 
     def refine(center, ahead=int(0.05 * sr)):
         back = int((0.05 if ahead == 0 else 0.15) * sr)
@@ -575,8 +578,9 @@ def _linear_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, pre
 def _harmonic_windows(d, ex: _Excitation, L, n_ir, pre, max_order):
     """Cut the harmonic IRs at -L_rate*ln(k) (Farina 2000; Novak et al. 2015)."""
     sw, sr = ex.sweep, ex.sr
+    assert sw is not None  # called for kind "exponential" only, which comes from a Sweep
     out = {}
-    delays = [sw.rate_s * math.log(k) * sr for k in range(1, max_order + 2)]   # samples
+    delays = [cast(float, sw.rate_s) * math.log(k) * sr for k in range(1, max_order + 2)]   # samples
     for k in range(2, max_order + 1):
         dk = delays[k - 1]
         space = int(dk - delays[k - 2])                        # until the next lower order's window
@@ -707,7 +711,8 @@ def _periodic_deconv(ex: _Excitation, y: np.ndarray, *, method, latency, n_ir, p
     h = sfft.irfft(sfft.rfft(ybar, N, axis=-1, workers=_workers()) * inv, N, axis=-1, workers=_workers())
     harm_space = 0
     if method == "inverse" and ex.kind == "exponential" and max_order >= 2:
-        harm_space = int(math.ceil(ex.sweep.rate_s * math.log(max_order + 1) * sr))
+        assert ex.sweep is not None  # kind "exponential" comes only from a Sweep
+        harm_space = int(math.ceil(cast(float, ex.sweep.rate_s) * math.log(max_order + 1) * sr))
     if n_ir is None:
         n_ir = N - harm_space if harm_space else N
     n_ir = min(n_ir, N)
@@ -765,7 +770,7 @@ def _h1(ex: _Excitation, y: np.ndarray, *, latency, n_ir, pre, regularization_db
         sxx = sxx + (X.real ** 2 + X.imag ** 2)
         sxy = sxy + Y * np.conj(X)
     f = np.arange(nseg // 2 + 1) * sr / nseg
-    eps = _eps(f, sxx, band, regularization_db if regularization_db is not None else None)
+    eps = _eps(f, cast(np.ndarray, sxx), band, regularization_db if regularization_db is not None else None)
     H = sxy / np.maximum(sxx + eps, 1e-300)
     h = sfft.irfft(H, nseg, axis=-1)
     return h[:, :n_ir], dict(latency_samples=L, latency_mode=mode, peak_to_rms_db=round(crest, 1),
@@ -824,7 +829,7 @@ def _cepstral(ex: _Excitation, y: np.ndarray, *, latency, n_ir, pre, check, play
 def _complex(ex: _Excitation, pair, *, latency, n_ir, pre, check, playback_latency, name, **_):
     """Analytic method: y = y_cos + j y_sin, h = Re IFFT(Y X* / |X|^2)."""
     yc, ys = pair
-    x = ex.x + 1j * ex.x_imag
+    x = ex.x + 1j * cast(np.ndarray, ex.x_imag)   # the sine sweep of a complex pair
     sr, nx, ny = ex.sr, len(ex.x), yc.shape[1]
     if ny < nx:
         raise ParameterError(f"the excitation ({nx} samples) is longer than {name} ({ny} samples)")
@@ -1059,10 +1064,12 @@ def measure_ir(excitation, recording, *, sample_rate=None, method="auto", latenc
     kw = dict(method=method, latency=latency, n_ir=n_ir, pre=pre, regularization_db=regularization_db,
               band=band, max_order=max_order, check=check_correlation, frame_samples=frame_samples,
               phase=phase, discard_periods=discard_periods)
+    kernel: Callable[..., Any]
     if method in ("division", "inverse"):
         kernel = _periodic_deconv if ex.periods > 1 else _linear_deconv
     else:
-        kernel = {"h1": _h1, "cepstral": _cepstral, "mls": _mls_deconv}.get(method)
+        kernel = cast("Callable[..., Any]",  # None only for "complex", which uses no kernel
+                      {"h1": _h1, "cepstral": _cepstral, "mls": _mls_deconv}.get(method))
 
     clipped = 0
     if method == "complex":
@@ -1204,6 +1211,7 @@ def _checked_marker_offset(y: np.ndarray, pb, sr: float) -> int:
 def _expand_playback(ex: _Excitation, takes, on_clipping):
     """Recordings of a whole playback file -> one segment per sweep, with its latency."""
     pb = ex.playback
+    assert pb is not None  # the only caller passes an excitation with a playback
     n_sw = len(pb.sweep.signal)
     out = []
     for ti, y in enumerate(takes):

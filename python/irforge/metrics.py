@@ -284,8 +284,8 @@ class LoudnessMeter:
     def __init__(self, sample_rate: float, channels: int):
         import scipy.signal
 
-        self._sos = [scipy.signal.tf2sos(b, a) for b, a in _k_weighting(float(sample_rate))]
-        self._sos = np.concatenate(self._sos, axis=0)
+        sections = [scipy.signal.tf2sos(b, a) for b, a in _k_weighting(float(sample_rate))]
+        self._sos = np.concatenate(sections, axis=0)
         self._zi = np.zeros((self._sos.shape[0], channels, 2))
         self._seg = max(1, int(round(0.1 * sample_rate)))   # 100 ms: a quarter block
         self._acc = np.zeros(channels)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -115,7 +116,8 @@ class Sweep:
         if self.kind != "exponential":
             raise ParameterError(f"harmonic delays exist only for exponential sweeps, not {self.kind!r}")
         k = check_positive_int(order, "order")
-        return float(self.rate_s * math.log(k))
+        # rate_s is set for the exponential sweeps exponential() makes
+        return float(cast(float, self.rate_s) * math.log(k))
 
     def inverse_filter(self) -> np.ndarray:
         """The classical time-domain inverse filter of one period.
