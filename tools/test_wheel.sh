@@ -30,7 +30,8 @@ for mod in (irforge, irforge._core):
     f = pathlib.Path(mod.__file__).resolve()
     assert site in f.parents, f"{mod.__name__} imported from {f}, not from {site}"
 pkg = pathlib.Path(irforge.__file__).parent
-for rel in ("py.typed", "_core/__init__.pyi", "_core/_internal.pyi", "presets/cab-loader.toml"):
+for rel in ("py.typed", "_core/__init__.pyi", "_core/_internal.pyi", "presets/export/cab-loader.toml",
+            "presets/chains/di-comp-cab.toml"):
     assert (pkg / rel).is_file(), f"{rel} is missing from the installed wheel"
 print(f"irforge {irforge.__version__} from {pkg}")
 PY
