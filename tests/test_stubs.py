@@ -45,6 +45,10 @@ def test_mypy_is_clean_on_the_package(tmp_path):
         options = ["--config-file", str(PYPROJECT)]
     else:  # no pyproject.toml beside the tests: its [tool.mypy] essentials on the command line
         options = ["--python-version", "3.10", "--ignore-missing-imports"]
+    # an installed package is named, not given as a path: a path inside site-packages makes
+    # site-packages a source root, and mypy then rejects every module there as shadowing
+    installed = "site-packages" in package.parts or "dist-packages" in package.parts
+    target = ["-p", "irforge"] if installed else [str(package)]
     r = subprocess.run([sys.executable, "-m", "mypy", *options, "--cache-dir", str(tmp_path / "cache"),
-                        str(package)], capture_output=True, text=True, cwd=tmp_path)
+                        *target], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-20000:] + r.stderr[-2000:]
