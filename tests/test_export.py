@@ -282,10 +282,19 @@ def test_split_export_is_all_or_nothing(tmp_path, monkeypatch):
     # the first file was committed, then rolled back to its old content; no leftovers
     assert {x.name: x.read_bytes() for x in tmp_path.iterdir()} == old
     monkeypatch.undo()
-    # and without old files: neither file appears
+    # and without old files: neither file appears (a new file is linked straight to its name,
+    # so the second file's commit fails in the link)
     for n in old:
         (tmp_path / n).unlink()
+    real_link = ex.os.link
+
+    def failing_link(src, dst, **kw):
+        if str(dst).endswith("r_R.wav"):
+            raise OSError("disk full")
+        return real_link(src, dst, **kw)
+
     monkeypatch.setattr(ex.os, "replace", failing_replace)
+    monkeypatch.setattr(ex.os, "link", failing_link)
     with pytest.raises(OSError):
         room.export(tmp_path / "r.wav", preset="reverb-true-stereo", split_true_stereo=True)
     assert list(tmp_path.iterdir()) == []

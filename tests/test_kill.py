@@ -90,3 +90,27 @@ def test_without_o_tmpfile_the_named_temp_is_renamed(tmp_path, monkeypatch):
     audio_io.write_audio_atomic(out, np.ones((2, 100), np.float32) * 0.5, 48000)
     assert os.listdir(tmp_path) == ["out.wav"]
     assert np.allclose(sf.read(out)[0], 0.5)
+
+
+def test_a_new_file_is_linked_straight_to_its_name(tmp_path, monkeypatch):
+    """Committing a new file is one link to its own name (a kill cannot leave a hidden link
+    behind, as the link-then-rename of a replacement can between its two steps; those are
+    removed by the next write into the folder)."""
+    import numpy as np
+
+    from irforge import audio_io
+
+    targets = []
+    real_link = os.link
+
+    def spy(src, dst, **kw):
+        targets.append(str(dst))
+        return real_link(src, dst, **kw)
+
+    monkeypatch.setattr(audio_io.os, "link", spy)
+    x = np.zeros((1, 100), np.float32)
+    audio_io.write_audio_atomic(tmp_path / "new.wav", x, 48000)
+    if getattr(os, "O_TMPFILE", 0):
+        assert targets == ["new.wav"]
+    audio_io.write_audio_atomic(tmp_path / "new.wav", x, 48000, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["new.wav"]

@@ -316,23 +316,32 @@ class _Pending:
     def commit(self) -> None:
         self.file.flush()
         if self.fd is not None:
-            # give the inode a hidden name, then rename it over dest (atomic replace)
-            name = f".{self.dest.name}.irforge-{_HOST}-{os.getpid()}-link.tmp"
-            link = os.path.join(self.dest.parent, name)
-            if os.path.lexists(link):
-                os.unlink(link)
             # linkat(..., AT_SYMLINK_FOLLOW) on the /proc descriptor link (a dir fd makes Python
             # call linkat rather than link, which would not follow it)
             dir_fd = os.open(self.dest.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
             try:
-                os.link(f"/proc/self/fd/{self.fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+                try:
+                    # a new file: linked straight to its name, in one step (a kill can leave
+                    # nothing half-done)
+                    os.link(f"/proc/self/fd/{self.fd}", self.dest.name, dst_dir_fd=dir_fd,
+                            follow_symlinks=True)
+                except FileExistsError:
+                    # a replacement: a hidden name first, then renamed over dest (atomic); a
+                    # kill between the two leaves the hidden link, which the next write into
+                    # the folder removes (remove_stale_temps: it names a dead pid)
+                    name = f".{self.dest.name}.irforge-{_HOST}-{os.getpid()}-link.tmp"
+                    link = os.path.join(self.dest.parent, name)
+                    if os.path.lexists(link):
+                        os.unlink(link)
+                    os.link(f"/proc/self/fd/{self.fd}", name, dst_dir_fd=dir_fd,
+                            follow_symlinks=True)
+                    try:
+                        os.replace(link, self.dest)
+                    except BaseException:
+                        os.unlink(link)
+                        raise
             finally:
                 os.close(dir_fd)
-            try:
-                os.replace(link, self.dest)
-            except BaseException:
-                os.unlink(link)
-                raise
         else:
             self.file.close()
             os.replace(cast(str, self.name), self.dest)  # the named temp (no O_TMPFILE fd)
