@@ -179,18 +179,17 @@ def test_floor_shape_follows_coloured_noise_not_the_signal():
 
 
 def _image_source_room(t60, seed):
-    """A shoebox room by the image-source method (pyroomacoustics), as the benchmark's."""
-    pra = pytest.importorskip("pyroomacoustics")
-    r = np.random.default_rng(seed)
-    dims = np.array([6.0, 4.5, 3.0]) * (1 + 0.3 * r.random(3))
-    e_abs, max_order = pra.inverse_sabine(t60, dims)
-    room = pra.ShoeBox(dims, fs=SR, materials=pra.Material(e_abs), max_order=min(max_order, 40),
-                       use_rand_ism=False)   # the randomised variant has an unseeded RNG (libroom)
-    room.add_source(list(dims * (0.2 + 0.6 * r.random(3))))
-    room.add_microphone(list(dims * (0.2 + 0.6 * r.random(3))))
-    room.compute_rir()
-    h = np.asarray(room.rir[0][0], np.float64)
-    return h[: int(min(h.size, 1.2 * t60 * SR + 0.05 * SR))]
+    """A shoebox room by the image-source method (pyroomacoustics): the benchmark's own builder
+    (benchmarks/bench_deconvolve_realistic.py), so tests and benchmark use the same rooms."""
+    pytest.importorskip("pyroomacoustics")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_deconvolve_realistic import SR as BENCH_SR, image_source_room
+
+    assert BENCH_SR == SR
+    return image_source_room(t60, seed)
 
 
 @pytest.mark.parametrize("t60,cond", [(0.4, "brown40"), (0.9, "pink40"), (0.9, "dc-60")])

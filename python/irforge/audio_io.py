@@ -489,37 +489,30 @@ def write_audio_atomic(path, data: np.ndarray, sample_rate: float, *, bit_depth:
     return Path(path)
 
 
-def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
-    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
-    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+def _write_whole(path, payload, binary: bool, overwrite: bool) -> Path:
+    """Write ``payload`` (str or bytes) to ``path`` atomically (see :class:`_Pending`)."""
     p = Path(path)
     if p.exists() and not overwrite:
         raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
     if not p.parent.exists():
         raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
-    pending = _Pending(p, binary=False)
+    pending = _Pending(p, binary=binary)
     try:
-        pending.file.write(text)
+        pending.file.write(payload)
         pending.commit()
     except BaseException:
         pending.discard()
         raise
     return p
+
+
+def write_text_atomic(path, text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file (JSON descriptions, analysis reports) atomically, with the umask's
+    permissions (:func:`new_file_mode`); an existing file only with ``overwrite``."""
+    return _write_whole(path, text, False, overwrite)
 
 
 def write_bytes_atomic(path, data: bytes, *, overwrite: bool = False) -> Path:
     """Write a binary file (a rendered plot, say) atomically, with the umask's permissions
     (:func:`new_file_mode`); an existing file only with ``overwrite``."""
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{str(p)!r} exists; pass overwrite=True to replace it")
-    if not p.parent.exists():
-        raise FileNotFoundError(f"directory does not exist: {str(p.parent)!r}")
-    pending = _Pending(p, binary=True)
-    try:
-        pending.file.write(bytes(data))
-        pending.commit()
-    except BaseException:
-        pending.discard()
-        raise
-    return p
+    return _write_whole(path, bytes(data), True, overwrite)
