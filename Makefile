@@ -7,9 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.irforge-installed
 SOURCES := $(shell find cpp -type f 2>/dev/null) pyproject.toml CMakeLists.txt
+PLUGINS_IF_POSSIBLE := $(if $(wildcard /usr/share/dpf/cmake/DPF-plugin.cmake),plugins,)
 BUILD_DEPS := "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 
-.PHONY: demo test test-cpp test-py test-generic bench asan fuzz stubs clean wheel sdist test-wheel docs
+.PHONY: plugins demo test test-cpp test-py test-generic bench asan fuzz stubs clean wheel sdist test-wheel docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ demo: $(STAMP)
 
 test: test-cpp test-py
 
-test-py: $(STAMP)
+test-py: $(STAMP) $(PLUGINS_IF_POSSIBLE)
 	$(PY) -m pytest -q
 
 # The Python suite once more with the generic (non-AVX2) kernels forced, as on an old CPU
@@ -37,6 +38,13 @@ test-cpp: $(STAMP)
 	$(VENV)/bin/cmake -S . -B build/cpp-tests -G Ninja -DIRFORGE_BUILD_TESTS=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
 	$(VENV)/bin/cmake --build build/cpp-tests
 	cd build/cpp-tests && for t in ./test_*; do $$t || exit 1; done
+
+# The VST3/LV2 plugins (plugins/, DPF) into build/plugins/bin; needs the apt packages
+# dpf-source libsndfile1-dev libsoxr-dev (the tests also use lv2-dev, sordi, liblilv-dev).
+# make test builds them when DPF is installed; without it their tests skip (outside CI).
+plugins: $(STAMP)
+	$(VENV)/bin/cmake -S . -B build/plugins -G Ninja -DIRFORGE_BUILD_PLUGINS=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
+	$(VENV)/bin/cmake --build build/plugins --target irforge-convolver-vst3 irforge-convolver-lv2
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_convolution.py

@@ -42,6 +42,7 @@ _LAZY = {
     "MarkerWarning": ("irforge.measure", "MarkerWarning"),
     "Chain": ("irforge.chain", "Chain"),
     "render": ("irforge.batch", "render"),
+    "plugins": ("irforge.plugins", None),
 }
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "NonlinearityWarning", "ParameterError", "Sweep", "analyze", "blind_t60", "capture", "convolve",
     "deconvolve", "deconvolve_file", "dereverb", "export", "inverse_filter", "measure_ir", "metrics",
     "presets", "shape_decay", "sweeps", "audio_io", "TruncatedFileWarning", "MarkerWarning", "__version__",
-    "Chain", "render",
+    "Chain", "render", "plugins",
 ]
 
 

@@ -367,6 +367,19 @@ class Convolver:
         rate = self._engine_key[0] if self._engine_key is not None else self._sample_rate
         return self._ir_at(rate).shape[1] - 1
 
+    def to_pedalboard(self) -> Any:
+        """This effect as the irforge Convolver VST3 in pedalboard (``pedalboard.VST3Plugin``).
+
+        Same IR (embedded in the plugin state), mix and gain, zero latency; its output equals
+        :meth:`process` within float rounding (-120 dB on real IRs). It chains with
+        pedalboard's own effects in a ``pedalboard.Pedalboard``. The plugin is stereo: a mono
+        input comes back as two channels. Needs the built plugin (``make plugins``; see
+        :func:`irforge.plugins.path`).
+        """
+        from . import plugins
+
+        return plugins.load_convolver(self._applied, mix=self._mix, gain_db=self._gain_db)
+
     def __repr__(self) -> str:
         return (f"Convolver(ir={self._ir!r}, sample_rate={self._sample_rate:g}, "
                 f"mix={self._mix:g}, gain_db={self._gain_db:g})")

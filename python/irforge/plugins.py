@@ -1,0 +1,219 @@
+"""irforge's effects as compiled VST3/LV2 plugins, and the bridge to pedalboard.
+
+pedalboard only chains compiled plugins, so :class:`irforge.Convolver` has a plugin twin
+built from the same C++ core (``plugins/convolver``, DPF): ``make plugins`` builds
+``irforge-convolver.vst3`` and ``irforge-convolver.lv2``. :func:`load_convolver` opens the
+VST3 in pedalboard with an IR and settings; :meth:`irforge.Convolver.to_pedalboard` does it
+for an existing effect.
+
+This module is the only place that knows the plugin's state encoding: the IR travels
+embedded in the plugin state (DPF key ``ir_embedded``, see ``plugins/common/ir_source.h``),
+inside the VST3 component state, which pedalboard exposes as ``VST3Plugin.raw_state`` in
+JUCE's wrapping (an XML document whose ``IComponent`` element holds JUCE's own base64).
+
+Examples
+--------
+>>> import pedalboard, irforge                                      # doctest: +SKIP
+>>> cab = irforge.ImpulseResponse.load("cab.wav")                    # doctest: +SKIP
+>>> board = pedalboard.Pedalboard([pedalboard.Compressor(),          # doctest: +SKIP
+...     irforge.Convolver(cab, sample_rate=48000).to_pedalboard(), pedalboard.Reverb()])
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import ParameterError
+from .impulse_response import ImpulseResponse
+
+FORMATS = ("vst3", "lv2")
+PLUGINS = ("convolver",)
+
+_JUCE_MAGIC = b"VC2!"
+_JUCE_B64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
+_DPF_SEP = "\x00"
+
+
+class PluginNotFoundError(FileNotFoundError):
+    """The compiled plugin bundle is not where irforge looks for it."""
+
+
+def _search_dirs() -> list[Path]:
+    dirs = []
+    env = os.environ.get("IRFORGE_PLUGIN_DIR")
+    if env:
+        dirs.append(Path(env))
+    here = Path(__file__).resolve().parent
+    dirs.append(here / "_plugins")                              # inside an installed wheel
+    dirs.append(here.parents[1] / "build" / "plugins" / "bin")  # a source checkout after `make plugins`
+    return dirs
+
+
+def path(format: str = "vst3", name: str = "convolver") -> Path:
+    """The built plugin bundle: ``irforge-<name>.vst3`` or ``irforge-<name>.lv2``.
+
+    Looked for in ``$IRFORGE_PLUGIN_DIR``, in the installed package, then in the source
+    checkout's ``build/plugins/bin`` (``make plugins``).
+
+    Raises
+    ------
+    ParameterError
+        Unknown format or plugin name.
+    PluginNotFoundError
+        The bundle was not built or installed; the message lists where it was looked for.
+    """
+    if format not in FORMATS:
+        raise ParameterError(f"unknown plugin format {format!r}: use one of {FORMATS}")
+    if name not in PLUGINS:
+        raise ParameterError(f"unknown plugin {name!r}: irforge has {PLUGINS}")
+    bundle = f"irforge-{name}.{format}"
+    dirs = _search_dirs()
+    for d in dirs:
+        if (d / bundle).is_dir():
+            return d / bundle
+    raise PluginNotFoundError(
+        f"{bundle} not found in {', '.join(str(d) for d in dirs)}: build it with `make plugins` "
+        f"(needs apt packages dpf-source, libsndfile1-dev, libsoxr-dev) or set IRFORGE_PLUGIN_DIR")
+
+
+# ---- the state encoding -------------------------------------------------------------------
+def encode_ir(ir: ImpulseResponse, origin: str = "") -> str:
+    """The plugin's embedded-IR form of ``ir`` (standard base64; layout in ir_source.h)."""
+    data = np.ascontiguousarray(ir.data, dtype="<f4")
+    if data.ndim == 1:
+        data = data[None, :]
+    o = origin.encode("utf-8")
+    head = b"IRFG" + struct.pack("<IIQdI", 1, data.shape[0], data.shape[1], float(ir.sample_rate), len(o)) + o
+    return base64.b64encode(head + data.tobytes()).decode("ascii")
+
+
+def _juce_b64_encode(raw: bytes) -> str:
+    bits = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")
+    pad = (-bits.size) % 6
+    if pad:
+        bits = np.concatenate([bits, np.zeros(pad, np.uint8)])
+    values = bits.reshape(-1, 6) @ (1 << np.arange(6))
+    table = np.frombuffer(_JUCE_B64.encode(), np.uint8)
+    return f"{len(raw)}." + table[values].tobytes().decode("ascii")
+
+
+def _juce_b64_decode(text: str) -> bytes:
+    size, dot, body = text.partition(".")
+    if not dot or not size.isdigit():
+        raise ParameterError("not JUCE base64 (no '<size>.' prefix)")
+    lut = np.full(256, -1, np.int16)
+    lut[np.frombuffer(_JUCE_B64.encode(), np.uint8)] = np.arange(64)
+    v = lut[np.frombuffer(body.encode("ascii"), np.uint8)]
+    if (v < 0).any():
+        raise ParameterError("not JUCE base64 (a character outside its alphabet)")
+    bits = ((v[:, None] >> np.arange(6)) & 1).astype(np.uint8).ravel()
+    return np.packbits(bits, bitorder="little").tobytes()[: int(size)]
+
+
+def dpf_state(states: dict[str, str], parameters: dict[str, float]) -> bytes:
+    """A DPF VST3 component state: key/value states, then parameters by symbol."""
+    parts = ["__dpf_state_begin__"]
+    for k, v in sorted(states.items()):
+        parts += [k, v]
+    parts += ["__dpf_state_end__", "__dpf_parameters_begin__"]
+    for symbol, value in parameters.items():
+        parts += [symbol, repr(float(value))]
+    parts += ["__dpf_parameters_end__"]
+    return "".join(p + _DPF_SEP for p in parts).encode("utf-8") + b"\xfe\x00"
+
+
+def parse_dpf_state(component: bytes) -> tuple[dict[str, str], dict[str, float]]:
+    """The inverse of :func:`dpf_state`."""
+    fields = component.rstrip(b"\x00").rstrip(b"\xfe").split(b"\x00")
+    states: dict[str, str] = {}
+    params: dict[str, float] = {}
+    section = None
+    i = 0
+    while i < len(fields):
+        f = fields[i].decode("utf-8", "replace")
+        if f in ("__dpf_state_begin__", "__dpf_parameters_begin__"):
+            section = f
+            i += 1
+            continue
+        if f in ("__dpf_state_end__", "__dpf_parameters_end__", ""):
+            section = None
+            i += 1
+            continue
+        value = fields[i + 1].decode("utf-8", "replace") if i + 1 < len(fields) else ""
+        if section == "__dpf_state_begin__":
+            states[f] = value
+        elif section == "__dpf_parameters_begin__":
+            params[f] = float(value)
+        i += 2
+    return states, params
+
+
+def juce_raw_state(component: bytes) -> bytes:
+    """``component`` wrapped as pedalboard's ``VST3Plugin.raw_state`` (JUCE's VST3 state XML)."""
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<VST3PluginState><IComponent>'
+           + _juce_b64_encode(component) + "</IComponent></VST3PluginState>").encode("utf-8") + b"\x00"
+    return _JUCE_MAGIC + struct.pack("<I", len(xml)) + xml
+
+
+def component_from_raw_state(raw: bytes) -> bytes:
+    """The VST3 component state inside a pedalboard ``raw_state``."""
+    if raw[:4] != _JUCE_MAGIC:
+        raise ParameterError("not a JUCE plugin state (no VC2! header)")
+    m = re.search(rb"<IComponent>([^<]*)</IComponent>", raw)
+    if m is None:
+        raise ParameterError("the plugin state holds no IComponent element")
+    return _juce_b64_decode(m.group(1).decode("ascii"))
+
+
+# ---- loading into pedalboard ----------------------------------------------------------------
+def load_convolver(ir, *, sample_rate: float | None = None, mix: float = 1.0,
+                   gain_db: float = 0.0) -> Any:
+    """The irforge Convolver VST3 in pedalboard, with ``ir`` embedded in its state.
+
+    Parameters
+    ----------
+    ir : ImpulseResponse, str or os.PathLike
+        The IR (1, 2 or 4 channels; routing as :func:`irforge.convolve`). A path is read with
+        :meth:`ImpulseResponse.load`. The plugin resamples it to the host rate (soxr VHQ, as
+        :meth:`ImpulseResponse.resample`).
+    sample_rate : float, optional
+        Rate of a plain-array IR in Hz.
+    mix, gain_db : float
+        As :class:`irforge.Convolver`: ``out = (1 - mix) * dry + mix * 10**(gain_db/20) * wet``.
+
+    Returns
+    -------
+    pedalboard.VST3Plugin
+        Zero latency; usable alone or inside a ``pedalboard.Pedalboard``.
+    """
+    import pedalboard  # optional dependency: only this function needs it
+
+    if not isinstance(ir, ImpulseResponse):
+        if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
+            ir = ImpulseResponse.load(ir)
+        else:
+            if sample_rate is None:
+                raise ParameterError("a plain-array IR needs sample_rate=")
+            ir = ImpulseResponse(np.asarray(ir), sample_rate=sample_rate)
+    if ir.n_channels not in (1, 2, 4):
+        raise ParameterError(f"the plugin takes 1, 2 or 4 IR channels, not {ir.n_channels}")
+    if not 0.0 <= mix <= 1.0:
+        raise ParameterError(f"mix must be within [0, 1], got {mix}")
+    if not -60.0 <= gain_db <= 24.0:
+        raise ParameterError(f"the plugin's gain_db range is -60..+24 dB, got {gain_db}")
+    plugin: Any = pedalboard.load_plugin(str(path("vst3", "convolver")))
+    origin = str(ir.metadata.get("path", "")) if isinstance(ir.metadata, dict) else ""
+    plugin.raw_state = juce_raw_state(dpf_state({"ir_embedded": encode_ir(ir, origin), "ir_file": origin},
+                                                {"mix": mix, "gain_db": gain_db}))
+    # a failed load clears the embedded IR (the plugin goes dry and says why on stderr)
+    states, _ = parse_dpf_state(component_from_raw_state(plugin.raw_state))
+    if not states.get("ir_embedded"):
+        raise ParameterError("the irforge Convolver plugin did not accept the IR; its message is on stderr")
+    return plugin
