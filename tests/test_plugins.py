@@ -266,3 +266,16 @@ def test_path_names_the_fix_when_nothing_is_built(monkeypatch, tmp_path):
         plugins.path("vst3")
     with pytest.raises(irforge.ParameterError, match="unknown plugin format"):
         plugins.path("clap")
+
+
+def test_a_chain_with_a_convolver_becomes_a_pedalboard(vst3, irs):
+    ir = irs["cab"]
+    sr = ir.sample_rate
+    x = _dry(sr)
+    chain = irforge.Chain([pedalboard.Gain(gain_db=-3.0), irforge.Convolver(ir, sample_rate=sr, mix=0.7),
+                           pedalboard.Compressor(threshold_db=-18)])
+    ref = chain(x, sr)
+    board = chain.to_pedalboard()
+    assert isinstance(board, pedalboard.Pedalboard) and isinstance(board[1], pedalboard.VST3Plugin)
+    y = board(x, sr)
+    assert _db(y - ref, ref) < -100
