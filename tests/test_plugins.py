@@ -279,3 +279,39 @@ def test_a_chain_with_a_convolver_becomes_a_pedalboard(vst3, irs):
     assert isinstance(board, pedalboard.Pedalboard) and isinstance(board[1], pedalboard.VST3Plugin)
     y = board(x, sr)
     assert _db(y - ref, ref) < -100
+
+
+def test_install_copies_the_bundles_atomically_with_the_umask(vst3, tmp_path):
+    old = os.umask(0o027)
+    try:
+        got = plugins.install(vst3_dir=tmp_path / "vst3", lv2_dir=tmp_path / "lv2")
+    finally:
+        os.umask(old)
+    assert [p.name for p in got] == ["irforge-convolver.vst3", "irforge-convolver.lv2"]
+    for p in got:
+        src = plugins.path(p.suffix[1:])
+        files = sorted(f.relative_to(src) for f in src.rglob("*") if f.is_file())
+        assert files == sorted(f.relative_to(p) for f in p.rglob("*") if f.is_file())
+        for f in files:
+            assert (p / f).read_bytes() == (src / f).read_bytes()
+            assert (p / f).stat().st_mode & 0o027 == 0
+        assert not [q for q in p.parent.iterdir() if q.name.startswith(".")]   # no litter
+    with pytest.raises(FileExistsError, match="overwrite"):
+        plugins.install(("vst3",), vst3_dir=tmp_path / "vst3")
+    plugins.install(("vst3",), vst3_dir=tmp_path / "vst3", overwrite=True)
+    # the installed copy is a working plugin
+    p = pedalboard.load_plugin(str(tmp_path / "vst3" / "irforge-convolver.vst3"))
+    x = _dry(48000.0, seconds=0.1)
+    assert np.array_equal(p.process(x, 48000.0), x)      # no IR yet: dry
+
+
+def test_cli_plugins_path_and_install(vst3, tmp_path, capsys):
+    from irforge.cli import main
+
+    assert main(["plugins", "path", "--format", "lv2"]) == 0
+    assert capsys.readouterr().out.strip() == str(plugins.path("lv2"))
+    args = ["plugins", "install", "--vst3-dir", str(tmp_path / "v"), "--lv2-dir", str(tmp_path / "l")]
+    assert main(args) == 0
+    assert "installed" in capsys.readouterr().out
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -121,8 +121,8 @@ protected:
 
     float getParameterValue(uint32_t index) const override {
         switch (index) {
-        case kMix: return mix_;
-        case kGainDb: return gain_db_;
+        case kMix: return mix_.load(std::memory_order_relaxed);
+        case kGainDb: return gain_db_.load(std::memory_order_relaxed);
         case kStatus: return float(status_.load(std::memory_order_relaxed));
         }
         return 0.0f;
@@ -130,8 +130,9 @@ protected:
 
     void setParameterValue(uint32_t index, float value) override {
         if (!std::isfinite(value)) return;
-        if (index == kMix) mix_ = value < 0.0f ? 0.0f : (value > 1.0f ? 1.0f : value);
-        else if (index == kGainDb) gain_db_ = value < -60.0f ? -60.0f : (value > 24.0f ? 24.0f : value);
+        if (index == kMix) mix_.store(value < 0.0f ? 0.0f : (value > 1.0f ? 1.0f : value), std::memory_order_relaxed);
+        else if (index == kGainDb)
+            gain_db_.store(value < -60.0f ? -60.0f : (value > 24.0f ? 24.0f : value), std::memory_order_relaxed);
     }
 
     String getState(const char* key) const override {
@@ -328,8 +329,8 @@ private:
 
     void process_chunk(const float** inputs, float** outputs, uint32_t offset, uint32_t n) noexcept {
         for (int c = 0; c < 2; ++c) std::memcpy(dry_[c].data(), inputs[c] + offset, n * sizeof(float));
-        const float m0 = mix_now_, m1 = mix_;
-        const float g0 = gain_now_, g1 = db_to_gain(gain_db_);
+        const float m0 = mix_now_, m1 = mix_.load(std::memory_order_relaxed);
+        const float g0 = gain_now_, g1 = db_to_gain(gain_db_.load(std::memory_order_relaxed));
         float* wet[2] = {wet_[0].data(), wet_[1].data()};
         render(current_, wet, n, m0, m1, g0, g1);
         if (fading_ != nullptr) {
@@ -354,8 +355,8 @@ private:
         gain_now_ = g1;
     }
 
-    // parameters (host threads; floats are written whole)
-    float mix_ = 1.0f, gain_db_ = 0.0f;
+    // parameters (written by a host thread, read by run())
+    std::atomic<float> mix_{1.0f}, gain_db_{0.0f};
     std::atomic<int> status_{kNoIr};
 
     // loader side

@@ -470,6 +470,19 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_plugins(args) -> int:
+    from . import plugins
+
+    formats = tuple(args.format) if args.format else plugins.FORMATS
+    if args.action == "path":
+        for fmt in formats:
+            print(plugins.path(fmt))
+        return 0
+    for p in plugins.install(formats, vst3_dir=args.vst3_dir, lv2_dir=args.lv2_dir, overwrite=args.overwrite):
+        print(f"installed {p}")
+    return 0
+
+
 def _cmd_render(args) -> int:
     from .batch import list_chain_presets, load_chain_preset, render
 
@@ -655,6 +668,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="progress bar (None: when stderr is a terminal)")
     r.add_argument("--list-chains", action="store_true", help="list the built-in chain presets")
     r.set_defaults(func=_cmd_render)
+
+    pl = verb("plugins", "where the VST3/LV2 plugins are, or install them for a DAW (~/.vst3, ~/.lv2)")
+    pl.add_argument("action", choices=["path", "install"])
+    pl.add_argument("--format", choices=["vst3", "lv2"], action="append", default=None,
+                    help="only this format (repeatable; default: both)")
+    pl.add_argument("--vst3-dir", default=None, metavar="DIR", help="install VST3 here (default ~/.vst3)")
+    pl.add_argument("--lv2-dir", default=None, metavar="DIR", help="install LV2 here (default ~/.lv2)")
+    pl.add_argument("--overwrite", action="store_true", help="replace installed bundles")
+    pl.set_defaults(func=_cmd_plugins)
     return p
 
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,77 @@ def path(format: str = "vst3", name: str = "convolver") -> Path:
     raise PluginNotFoundError(
         f"{bundle} not found in {', '.join(str(d) for d in dirs)}: build it with `make plugins` "
         f"(needs apt packages dpf-source, libsndfile1-dev, libsoxr-dev) or set IRFORGE_PLUGIN_DIR")
+
+
+# ---- installing for a DAW -------------------------------------------------------------------
+DEFAULT_DIRS = {"vst3": Path.home() / ".vst3", "lv2": Path.home() / ".lv2"}
+
+
+def _copy_bundle(src: Path, dst: Path) -> None:
+    """Copy a bundle folder; new folders and files get the umask's modes (executables stay
+    executable), not the build tree's."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for root, dirs, files in os.walk(src):
+        rel = Path(root).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            s, d = Path(root) / name, dst / rel / name
+            shutil.copyfile(s, d)
+            if os.stat(s).st_mode & 0o111:
+                os.chmod(d, 0o777 & ~umask)
+
+
+def install(formats: tuple[str, ...] = FORMATS, *, vst3_dir=None, lv2_dir=None,
+            overwrite: bool = False, name: str = "convolver") -> list[Path]:
+    """Copy the built plugin bundles to where DAWs look: ``~/.vst3`` and ``~/.lv2``.
+
+    Each bundle is copied to a hidden folder beside its destination and renamed into place,
+    so a DAW never sees half a bundle; an interrupted install leaves no bundle behind.
+
+    Parameters
+    ----------
+    formats : tuple of {"vst3", "lv2"}
+    vst3_dir, lv2_dir : str or os.PathLike, optional
+        Destination folders (created); default ``~/.vst3`` and ``~/.lv2``.
+    overwrite : bool
+        Replace an installed bundle of the same name (otherwise that raises).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The installed bundles.
+
+    Raises
+    ------
+    FileExistsError
+        A bundle is installed already and ``overwrite`` is False.
+    PluginNotFoundError
+        The bundles are not built (``make plugins``).
+    """
+    dirs = {"vst3": Path(vst3_dir) if vst3_dir else DEFAULT_DIRS["vst3"],
+            "lv2": Path(lv2_dir) if lv2_dir else DEFAULT_DIRS["lv2"]}
+    sources = [(fmt, path(fmt, name)) for fmt in formats]   # all found before anything is copied
+    for fmt, src in sources:
+        if (dirs[fmt] / src.name).exists() and not overwrite:
+            raise FileExistsError(f"{dirs[fmt] / src.name} is installed already: pass overwrite=True "
+                                  f"(irforge plugins install --overwrite) to replace it")
+    done = []
+    for fmt, src in sources:
+        dirs[fmt].mkdir(parents=True, exist_ok=True)
+        dst = dirs[fmt] / src.name
+        tmp = Path(tempfile.mkdtemp(prefix=f".{src.name}.", suffix=".irforge-tmp", dir=dirs[fmt]))
+        try:
+            _copy_bundle(src, tmp / src.name)
+            old = None
+            if dst.exists():
+                old = tmp / "old"
+                os.rename(dst, old)
+            os.rename(tmp / src.name, dst)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        done.append(dst)
+    return done
 
 
 # ---- the state encoding -------------------------------------------------------------------
