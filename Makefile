@@ -44,7 +44,8 @@ test-cpp: $(STAMP)
 # make test builds them when DPF is installed; without it their tests skip (outside CI).
 plugins: $(STAMP)
 	$(VENV)/bin/cmake -S . -B build/plugins -G Ninja -DIRFORGE_BUILD_PLUGINS=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) >/dev/null
-	$(VENV)/bin/cmake --build build/plugins --target irforge-convolver-vst3 irforge-convolver-lv2
+	$(VENV)/bin/cmake --build build/plugins --target irforge-convolver-vst3 irforge-convolver-lv2 test_ir_source
+	build/plugins/plugins/test_ir_source
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_convolution.py
