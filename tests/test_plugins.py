@@ -252,6 +252,24 @@ def test_new_ir_while_running_crossfades_without_a_click(vst3, irs):
     assert np.all(y[:, seg] >= lo - 1e-5) and np.all(y[:, seg] <= hi + 1e-5)
 
 
+def test_the_state_names_the_file_the_ir_came_from(vst3):
+    f = DATA / "cab_ir" / "adventurekid_Radio_001.wav"
+    p = plugins.load_convolver(f)
+    states, _ = plugins.parse_dpf_state(plugins.component_from_raw_state(p.raw_state))
+    assert states["ir_file"] == str(f)
+
+
+def test_a_16_bit_ir_file(vst3, irs, tmp_path):
+    ir = irs["stereo"]
+    f = tmp_path / "brir16.wav"
+    sf.write(f, ir.data.T, int(ir.sample_rate), subtype="PCM_16")
+    p = pedalboard.load_plugin(str(vst3))
+    p.raw_state = plugins.juce_raw_state(plugins.dpf_state({"ir_file": str(f)}, {}))
+    x = _dry(ir.sample_rate)
+    ref = irforge.convolve(x, irforge.ImpulseResponse.load(f), sample_rate=ir.sample_rate, mode="same")
+    assert _db(p.process(x, ir.sample_rate) - ref, ref) < -100
+
+
 def test_juce_base64_round_trip():
     rng = np.random.default_rng(0)
     for n in (0, 1, 2, 3, 4, 5, 1000, 1001):

@@ -150,7 +150,6 @@ bool decode_embedded(const std::string& base64, IrSource& out, std::string& erro
     std::vector<unsigned char> b;
     if (!b64_decode(base64, b)) { error = "the embedded IR is not valid base64"; return false; }
     std::size_t pos = 0;
-    char magic[4];
     std::uint32_t version = 0, channels = 0, origin_len = 0;
     std::uint64_t frames = 0;
     double rate = 0.0;
@@ -158,7 +157,6 @@ bool decode_embedded(const std::string& base64, IrSource& out, std::string& erro
         error = "the embedded IR does not start with the irforge marker";
         return false;
     }
-    std::memcpy(magic, b.data(), 4);
     pos = 4;
     if (!take(b, pos, version) || version != 1) { error = "unknown embedded IR version"; return false; }
     if (!take(b, pos, channels) || !take(b, pos, frames) || !take(b, pos, rate) || !take(b, pos, origin_len) ||

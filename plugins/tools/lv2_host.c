@@ -81,13 +81,18 @@
 /* ------------------------------------------------------------------------------------------ */
 /* messages */
 
+static void vmsg(const char* prefix, const char* fmt, va_list ap)
+{
+  fputs(prefix, stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 static void fail_msg(const char* fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  fputs(PROG ": error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vmsg(PROG ": error: ", fmt, ap);
   va_end(ap);
 }
 
@@ -100,9 +105,7 @@ static void info_msg(const char* fmt, ...)
   }
   va_list ap;
   va_start(ap, fmt);
-  fputs(PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vmsg(PROG ": ", fmt, ap);
   va_end(ap);
 }
 

@@ -378,7 +378,7 @@ class Convolver:
         """
         from . import plugins
 
-        return plugins.load_convolver(self._applied, mix=self._mix, gain_db=self._gain_db)
+        return plugins.vst3_convolver(self._applied, mix=self._mix, gain_db=self._gain_db)
 
     def __repr__(self) -> str:
         return (f"Convolver(ir={self._ir!r}, sample_rate={self._sample_rate:g}, "

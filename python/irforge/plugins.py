@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import ParameterError
+from ._validation import check_real
 from .impulse_response import ImpulseResponse
 
 FORMATS = ("vst3", "lv2")
@@ -145,10 +146,8 @@ def install(formats: tuple[str, ...] = FORMATS, *, vst3_dir=None, lv2_dir=None,
         tmp = Path(tempfile.mkdtemp(prefix=f".{src.name}.", suffix=".irforge-tmp", dir=dirs[fmt]))
         try:
             _copy_bundle(src, tmp / src.name)
-            old = None
-            if dst.exists():
-                old = tmp / "old"
-                os.rename(dst, old)
+            if dst.exists():               # overwrite: the old bundle leaves with tmp
+                os.rename(dst, tmp / "old")
             os.rename(tmp / src.name, dst)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -246,47 +245,66 @@ def component_from_raw_state(raw: bytes) -> bytes:
 
 
 # ---- loading into pedalboard ----------------------------------------------------------------
-def load_convolver(ir, *, sample_rate: float | None = None, mix: float = 1.0,
-                   gain_db: float = 0.0) -> Any:
-    """The irforge Convolver VST3 in pedalboard, with ``ir`` embedded in its state.
+def vst3_convolver(ir: ImpulseResponse, *, mix: float = 1.0, gain_db: float = 0.0) -> Any:
+    """The irforge Convolver VST3 in pedalboard with ``ir`` (already checked, at its own rate)
+    embedded in its state; what :meth:`irforge.Convolver.to_pedalboard` returns.
 
-    Parameters
-    ----------
-    ir : ImpulseResponse, str or os.PathLike
-        The IR (1, 2 or 4 channels; routing as :func:`irforge.convolve`). A path is read with
-        :meth:`ImpulseResponse.load`. The plugin resamples it to the host rate (soxr VHQ, as
-        :meth:`ImpulseResponse.resample`).
-    sample_rate : float, optional
-        Rate of a plain-array IR in Hz.
-    mix, gain_db : float
-        As :class:`irforge.Convolver`: ``out = (1 - mix) * dry + mix * 10**(gain_db/20) * wet``.
-
-    Returns
-    -------
-    pedalboard.VST3Plugin
-        Zero latency; usable alone or inside a ``pedalboard.Pedalboard``.
+    Raises
+    ------
+    ParameterError
+        An IR channel count other than 1, 2 or 4; mix or gain_db outside the plugin's ranges;
+        the plugin refused the IR.
     """
-    import pedalboard  # optional dependency: only this function needs it
+    import pedalboard  # only the plugin bridge needs it at import time
 
-    if not isinstance(ir, ImpulseResponse):
-        if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
-            ir = ImpulseResponse.load(ir)
-        else:
-            if sample_rate is None:
-                raise ParameterError("a plain-array IR needs sample_rate=")
-            ir = ImpulseResponse(np.asarray(ir), sample_rate=sample_rate)
     if ir.n_channels not in (1, 2, 4):
         raise ParameterError(f"the plugin takes 1, 2 or 4 IR channels, not {ir.n_channels}")
-    if not 0.0 <= mix <= 1.0:
-        raise ParameterError(f"mix must be within [0, 1], got {mix}")
-    if not -60.0 <= gain_db <= 24.0:
-        raise ParameterError(f"the plugin's gain_db range is -60..+24 dB, got {gain_db}")
+    mix = check_real(mix, "mix", low=0.0, high=1.0)
+    gain_db = check_real(gain_db, "gain_db (the plugin's range)", low=-60.0, high=24.0)
     plugin: Any = pedalboard.load_plugin(str(path("vst3", "convolver")))
-    origin = str(ir.metadata.get("path", "")) if isinstance(ir.metadata, dict) else ""
-    plugin.raw_state = juce_raw_state(dpf_state({"ir_embedded": encode_ir(ir, origin), "ir_file": origin},
+    # the embedded IR names the file it was read from, if any: the plugin reports it as ir_file
+    origin = str(ir.metadata.get("source", ""))
+    plugin.raw_state = juce_raw_state(dpf_state({"ir_embedded": encode_ir(ir, origin)},
                                                 {"mix": mix, "gain_db": gain_db}))
     # a failed load clears the embedded IR (the plugin goes dry and says why on stderr)
     states, _ = parse_dpf_state(component_from_raw_state(plugin.raw_state))
     if not states.get("ir_embedded"):
         raise ParameterError("the irforge Convolver plugin did not accept the IR; its message is on stderr")
     return plugin
+
+
+def load_convolver(ir, *, sample_rate: float | None = None, mix: float = 1.0,
+                   gain_db: float = 0.0, layout: str = "auto") -> Any:
+    """The irforge Convolver VST3 in pedalboard, with ``ir`` embedded in its state.
+
+    The IR is checked as :class:`irforge.Convolver` checks it (the same effect, then
+    :meth:`~irforge.Convolver.to_pedalboard`).
+
+    Parameters
+    ----------
+    ir : ImpulseResponse, np.ndarray [shape=(ir_channels, m) or (m,)], str or os.PathLike
+        The IR (1, 2 or 4 channels; routing as :func:`irforge.convolve`). A path is read with
+        :meth:`ImpulseResponse.load`. The plugin resamples it to the host rate (soxr VHQ, as
+        :meth:`ImpulseResponse.resample`).
+    sample_rate : float, optional
+        Rate of a plain-array IR in Hz (default for an ImpulseResponse or a file: its own).
+    mix, gain_db : float
+        As :class:`irforge.Convolver`: ``out = (1 - mix) * dry + mix * 10**(gain_db/20) * wet``;
+        the plugin's gain range is -60..+24 dB.
+    layout : {"auto", "true-stereo", "bformat", "ambix"}
+        What a 4-channel IR is, as for :class:`irforge.Convolver` (B-format is decoded to stereo).
+
+    Returns
+    -------
+    pedalboard.VST3Plugin
+        Zero latency; usable alone or inside a ``pedalboard.Pedalboard``.
+    """
+    from .convolution import Convolver   # convolution imports this module for to_pedalboard
+
+    if isinstance(ir, (str, bytes)) or hasattr(ir, "__fspath__"):
+        ir = ImpulseResponse.load(ir)
+    if sample_rate is None:
+        if not isinstance(ir, ImpulseResponse):
+            raise ParameterError("a plain-array IR needs sample_rate=")
+        sample_rate = ir.sample_rate
+    return Convolver(ir, sample_rate=sample_rate, mix=mix, gain_db=gain_db, layout=layout).to_pedalboard()
